@@ -1,0 +1,165 @@
+"""The application factory: one FastAPI app that mounts every domain's API and pages."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from itsdangerous import URLSafeSerializer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nokor import __version__
+from nokor.accounts import api as accounts_api
+from nokor.accounts import views as accounts_views
+from nokor.audit import api as audit_api
+from nokor.audit import views as audit_views
+from nokor.config import Settings, get_settings
+from nokor.db import make_engine, make_session_factory
+from nokor.kit import i18n
+from nokor.kit.errors import NotFound, Problem, ServerError, ValidationFailed, field_error
+from nokor.kit.logs import configure_logging
+from nokor.web import FLASH_COOKIE, STATIC_DIR, render, translate_validation
+from nokor.web import views as web_views
+from nokor.web.middleware import LANG_COOKIE, Metrics, PlatformMiddleware
+
+log = structlog.get_logger("nokor.app")
+PROBLEM_JSON = "application/problem+json"
+API_PREFIXES = ("/api/", "/health", "/metrics", "/openapi.json")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings``: database, middleware, error handling and every domain's routes."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    engine = make_engine(settings.effective_database_url)
+    app = FastAPI(
+        title="Nokor API",
+        version=__version__,
+        description="Nokor digital-government platform. Errors are RFC 9457 problem+json.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.flash_signer = URLSafeSerializer(settings.effective_secret_key, salt="flash")
+    metrics = Metrics()
+    app.state.metrics = metrics
+
+    @app.middleware("http")
+    async def _shell_state(request: Request, call_next: Any) -> Response:
+        request.state.flash_signer = app.state.flash_signer
+        request.state.site_name = settings.site_name
+        response: Response = await call_next(request)
+        pending = request.state.__dict__.get("new_flashes")
+        if pending:
+            response.set_cookie(
+                FLASH_COOKIE, app.state.flash_signer.dumps(pending), httponly=True, samesite="lax",
+                secure=settings.force_https or request.url.scheme == "https", path="/",
+            )
+        return response
+
+    app.add_middleware(PlatformMiddleware, settings=settings, metrics=metrics)
+    _install_error_handlers(app)
+    _install_platform_routes(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in (accounts_api.router, audit_api.router):
+        app.include_router(router, prefix="/api/v1")
+    for router in (web_views.router, accounts_views.router, audit_views.router):
+        app.include_router(router)
+    return app
+
+
+def wants_html(request: Request) -> bool:
+    """A person's browser gets a page; API clients and machines get problem+json."""
+    if request.url.path.startswith(API_PREFIXES):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def problem_response(request: Request, problem: Problem) -> Response:
+    if wants_html(request):
+        if problem.status == 401:
+            target = request.url.path + (("?" + request.url.query) if request.url.query else "")
+            return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
+        return render(
+            request,
+            "errors/error.html",
+            {"status": problem.status, "title": problem.title, "detail": problem.detail},
+            status_code=problem.status,
+            headers=problem.headers,
+        )
+    return JSONResponse(
+        problem.to_dict(instance=request.url.path),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            field_error(list(e.get("loc", ())), translate_validation(e), str(e.get("type", "invalid")))
+            for e in exc.errors()
+        ]
+        return problem_response(request, ValidationFailed(errors=errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return problem_response(request, NotFound())
+        problem = Problem(detail=str(exc.detail) if exc.detail else None, headers=dict(exc.headers or {}))
+        problem.status = exc.status_code
+        problem.slug = {405: "method-not-allowed", 400: "bad-request"}.get(exc.status_code, "http-error")
+        return problem_response(request, problem)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", path=request.url.path)
+        return problem_response(request, ServerError())
+
+
+def _install_platform_routes(app: FastAPI) -> None:
+    @app.get("/health/live", tags=["platform"], summary="The process is up")
+    def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["platform"], summary="The process can serve: the database answers")
+    def ready(request: Request) -> Response:
+        try:
+            with request.app.state.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            log.warning("database not ready", error=str(exc))
+            body = {"type": "https://nokor.gov/problems/not-ready", "title": "Not ready", "status": 503,
+                    "detail": "database unreachable"}
+            return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/metrics", tags=["platform"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/language/{code}", include_in_schema=False)
+    def switch_language(request: Request, code: str, next: str = "/") -> Response:
+        if code not in i18n.LOCALES:
+            raise NotFound()
+        target = next if next.startswith("/") and not next.startswith("//") else "/"
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax", path="/",
+                            secure=request.app.state.settings.force_https or request.url.scheme == "https")
+        return response

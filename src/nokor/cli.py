@@ -1,0 +1,124 @@
+"""``nokor``: the command line of the platform; each domain adds its own sub-commands."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from nokor import accounts
+from nokor.accounts import cli as accounts_cli
+from nokor.audit import cli as audit_cli
+from nokor.config import get_settings
+from nokor.db import cli_session_scope
+
+app = typer.Typer(help="Nokor digital-government platform.", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_show_locals=False)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo country.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(config_app, name="config")
+app.add_typer(accounts_cli.app, name="accounts")
+app.add_typer(audit_cli.app, name="audit")
+console = Console()
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def alembic_config(database_url: str | None = None) -> object:
+    """Alembic's configuration, pointing at the migrations shipped with the source tree."""
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = database_url or get_settings().effective_database_url
+    return cfg
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Bring the database schema up to date (creates the SQLite file when needed)."""
+    from alembic import command
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(), revision)  # type: ignore[arg-type]
+    console.print(f"database at {revision}: {settings.describe()[2][1]}")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Create the demo country (organisation units, roles, officers, API clients); safe to run twice."""
+    steps = [("administration", accounts.load_demo)]
+    printed: list[str] = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("loading the demo country", total=len(steps))
+        for label, loader in steps:
+            progress.update(task, description=f"loading {label}")
+            with cli_session_scope() as session:
+                printed += loader(session)
+            progress.advance(task)
+    for line in printed:
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"demo country loaded: {len(steps)} parts, {len(printed)} new accounts and keys "
+                  "(demo passwords are for trying Nokor only)")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective settings with secrets masked."""
+    table = Table("setting", "value", "meaning")
+    for name, value, description in get_settings().describe():
+        table.add_row(name, value, description)
+    console.print(table)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    with_worker: Annotated[bool, typer.Option("--with-worker/--no-worker",
+                                              help="Run the outbox worker in the same process")] = False,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Serve the web site and the API with uvicorn (Ctrl-C stops it, and the worker with it)."""
+    import uvicorn
+
+    stop = threading.Event()
+    thread = None
+    if with_worker:
+        thread = threading.Thread(target=_run_worker, args=(stop,), name="nokor-worker", daemon=True)
+        thread.start()
+    try:
+        uvicorn.run("nokor.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    proxy_headers=True, forwarded_allow_ips=get_settings().trusted_proxies, log_level="warning")
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=15)
+
+
+def _run_worker(stop: threading.Event) -> None:
+    from nokor.db import make_engine, make_session_factory
+    from nokor.worker import Worker
+
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    Worker(settings, make_session_factory(engine)).run_forever(stop)
+
+
+@app.command("worker")
+def worker() -> None:
+    """Deliver the outbox: webhooks now, e-mail, SMS and pub/sub as they are added (Ctrl-C stops it)."""
+    from nokor.kit.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    _run_worker(threading.Event())

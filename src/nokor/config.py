@@ -1,0 +1,141 @@
+"""One typed settings object for the whole platform.
+
+Every option is read from the environment with the prefix ``NOKOR_`` (or from a ``.env`` file) and
+carries a description, so ``nokor config show`` can explain what each one does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCALES: tuple[str, ...] = ("km", "en", "ar", "de")
+RTL_LOCALES: frozenset[str] = frozenset({"ar"})
+
+
+class Settings(BaseSettings):
+    """The effective configuration of one Nokor process."""
+
+    model_config = SettingsConfigDict(env_prefix="NOKOR_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Where this process runs; production refuses unsafe defaults."
+    )
+    data_dir: Path = Field(
+        Path("./var"),
+        description="Folder for the SQLite database, the generated secret key, uploads and key files.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database; empty means a SQLite file nokor.db in the data dir. "
+        "PostgreSQL: postgresql+psycopg://user@host/dbname.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key for signing cookies and tokens; when unset it is generated once into "
+        "DATA_DIR/secret_key and reused.",
+    )
+    site_name: str = Field("Nokor", description="Name shown in the page header and e-mails.")
+    base_url: str = Field("http://127.0.0.1:8000", description="Public address of the site, used in links.")
+    default_locale: Literal["km", "en", "ar", "de"] = Field(
+        "km", description="Language of pages when the reader has not chosen one."
+    )
+    timezone: str = Field("Asia/Phnom_Penh", description="Zone in which times are shown to people.")
+    currency: str = Field("KHR", description="ISO 4217 code of the default currency.")
+    force_https: bool = Field(
+        False,
+        description="Treat every request as TLS: Secure cookies and HSTS even when the proxy does not "
+        "say https.",
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1",
+        description="Comma-separated addresses whose X-Forwarded-For/Proto headers are believed.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, description="Largest request body accepted, in bytes; larger bodies get 413."
+    )
+    session_hours: int = Field(8, description="How long an officer's login session lasts without use.")
+    login_max_failures: int = Field(
+        5, description="Failed logins in a row after which an officer account is locked."
+    )
+    login_lockout_minutes: int = Field(15, description="How long a locked officer account stays locked.")
+    login_rate_per_minute: int = Field(
+        20, description="Login attempts allowed from one client address per minute."
+    )
+    outbox_max_attempts: int = Field(
+        8, description="Delivery attempts before an outbox message is moved to the dead letters."
+    )
+    outbox_backoff_seconds: float = Field(
+        2.0, description="First retry delay of an outbox message; it doubles with every failed attempt."
+    )
+    outbox_batch_size: int = Field(50, description="Outbox messages the worker claims at a time.")
+    outbox_lease_seconds: int = Field(
+        120, description="How long a claimed message stays reserved before another worker may retry it."
+    )
+    worker_poll_seconds: float = Field(1.0, description="How often the worker looks for due messages.")
+    webhook_timeout_seconds: float = Field(10.0, description="Time limit of one webhook delivery.")
+    log_level: str = Field("INFO", description="Lowest level written to the log.")
+    log_json: bool = Field(True, description="Write logs as JSON lines (false: readable console lines).")
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'nokor.db').resolve()}"
+
+    @cached_property
+    def effective_secret_key(self) -> str:
+        """The secret key; generated once into the data dir when not configured."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL: two processes starting at once must not each write a different key.
+        try:
+            with path.open("x") as fh:
+                fh.write(key)
+            path.chmod(0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        return key
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(name, effective value with secrets masked, description) for every option."""
+        rows: list[tuple[str, str, str]] = []
+        for name, field in type(self).model_fields.items():
+            value: Any = getattr(self, name)
+            if name == "database_url":
+                value = _mask_url(self.effective_database_url)
+            elif isinstance(value, SecretStr) or name == "secret_key":
+                value = "********" if (value or self.effective_secret_key) else ""
+            rows.append((f"NOKOR_{name.upper()}", str(value), field.description or ""))
+        return rows
+
+
+def _mask_url(url: str) -> str:
+    """Hide the password in a database URL."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":********"
+    return f"{scheme}://{creds}@{host}"
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment, with optional overrides (tests)."""
+    return Settings(**overrides)

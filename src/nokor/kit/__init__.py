@@ -1,0 +1,1 @@
+"""Shared building blocks with no domain knowledge: errors, ids, money, time, pagination, outbox, i18n."""

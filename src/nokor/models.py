@@ -1,0 +1,10 @@
+"""Imports every domain's tables so that ``Base.metadata`` is complete (for Alembic and tests)."""
+
+from nokor.accounts import models as accounts_models
+from nokor.audit import models as audit_models
+from nokor.db import Base
+from nokor.kit import outbox
+
+metadata = Base.metadata
+
+__all__ = ["accounts_models", "audit_models", "metadata", "outbox"]
