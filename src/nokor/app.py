@@ -71,9 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     _install_platform_routes(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (accounts_api.router, audit_api.router):
-        app.include_router(router, prefix="/api/v1")
-    for router in (web_views.router, accounts_views.router, audit_views.router):
+    for router in (accounts_api.router, audit_api.router, web_views.router, accounts_views.router,
+                   audit_views.router):
         app.include_router(router)
     return app
 

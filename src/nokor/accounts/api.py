@@ -27,7 +27,7 @@ from nokor.accounts.schemas import (
 from nokor.kit.pagination import Page
 from nokor.web.deps import CurrentActor, DbSession
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
 PROBLEMS = {401: {"description": "Not authenticated"}, 403: {"description": "Not permitted"},
             422: {"description": "Invalid input"}}
 

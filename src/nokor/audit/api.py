@@ -11,7 +11,7 @@ from nokor.audit.schemas import AuditEntryRead, ChainReport
 from nokor.kit.pagination import Page
 from nokor.web.deps import CurrentActor, DbSession
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 PROBLEMS = {401: {"description": "Not authenticated"}, 403: {"description": "Not permitted"},
             422: {"description": "Invalid input"}}
 
