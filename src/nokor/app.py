@@ -23,7 +23,7 @@ from nokor.audit import views as audit_views
 from nokor.config import Settings, get_settings
 from nokor.db import make_engine, make_session_factory
 from nokor.kit import i18n
-from nokor.kit.errors import NotFound, Problem, ServerError, ValidationFailed, field_error
+from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.logs import configure_logging
 from nokor.web import FLASH_COOKIE, STATIC_DIR, render, translate_validation
 from nokor.web import views as web_views
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request.state.flash_signer = app.state.flash_signer
         request.state.site_name = settings.site_name
         response: Response = await call_next(request)
-        pending = request.state.__dict__.get("new_flashes")
+        pending = getattr(request.state, "new_flashes", None)
         if pending:
             response.set_cookie(
                 FLASH_COOKIE, app.state.flash_signer.dumps(pending), httponly=True, samesite="lax",
@@ -125,11 +125,6 @@ def _install_error_handlers(app: FastAPI) -> None:
         problem.status = exc.status_code
         problem.slug = {405: "method-not-allowed", 400: "bad-request"}.get(exc.status_code, "http-error")
         return problem_response(request, problem)
-
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", path=request.url.path)
-        return problem_response(request, ServerError())
 
 
 def _install_platform_routes(app: FastAPI) -> None:

@@ -121,7 +121,9 @@ FLASH_COOKIE = "nokor_flash"
 
 def flash(request: Request, message: str, category: str = "success") -> None:
     """Queue a message for the next page (kept in a signed cookie set on the redirect)."""
-    pending: list[dict[str, str]] = request.state.__dict__.setdefault("new_flashes", [])
+    pending: list[dict[str, str]] | None = getattr(request.state, "new_flashes", None)
+    if pending is None:
+        pending = request.state.new_flashes = []
     pending.append({"message": message, "category": category})
 
 

@@ -119,7 +119,9 @@ def csrf_token_for(request: Request) -> str:
     token = request.cookies.get(CSRF_COOKIE)
     if not token or len(token) < 20:
         token = secrets.token_urlsafe(24)
-        cookies: list[dict[str, Any]] = request.state.__dict__.setdefault("set_cookies", [])
+        cookies: list[dict[str, Any]] | None = getattr(request.state, "set_cookies", None)
+        if cookies is None:
+            cookies = request.state.set_cookies = []
         cookies.append(cookie_args(request, CSRF_COOKIE, token, max_age=None))
     request.state.csrf_token = token
     return token

@@ -103,6 +103,7 @@ class PlatformMiddleware:
             return
 
         received = 0
+        state = {"too_large": False, "started": False}
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -110,11 +111,20 @@ class PlatformMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    state["too_large"] = True
                     raise PayloadTooLarge()
             return message
 
         async def send_wrapper(message: Message) -> None:
+            if state["too_large"]:
+                # Whatever the app made of the cut-off body, the answer is 413.
+                if message["type"] == "http.response.start" and not state["started"]:
+                    state["started"] = True
+                    status_holder["status"] = 413
+                    await self._too_large(scope, send, request_id, secure)
+                return
             if message["type"] == "http.response.start":
+                state["started"] = True
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.extend(self._security_headers(request_id, secure))
@@ -123,8 +133,40 @@ class PlatformMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_wrapper)
+        except Exception:
+            if state["too_large"]:
+                if not state["started"]:
+                    status_holder["status"] = 413
+                    await self._too_large(scope, send, request_id, secure)
+            else:
+                log.exception("unhandled error", path=scope.get("path"))
+                status_holder["status"] = 500
+                if not state["started"]:
+                    await self._server_error(scope, receive, send, request_id, secure)
         finally:
             self._finish(scope, status_holder["status"], started, tokens)
+
+    async def _server_error(self, scope: Scope, receive: Receive, send: Send, request_id: str,
+                            secure: bool) -> None:
+        """A 500 that says nothing of the cause: a translated page for people, problem+json for machines."""
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        from nokor.kit.errors import ServerError
+        from nokor.web import render
+
+        problem = ServerError()
+        request = Request(scope, receive)
+        accept = request.headers.get("accept", "")
+        response: Response
+        if "text/html" in accept and not request.url.path.startswith(("/api/", "/health", "/metrics")):
+            response = render(request, "errors/error.html",
+                              {"status": 500, "title": problem.title, "detail": None}, status_code=500)
+        else:
+            body = json.dumps(problem.to_dict(instance=scope.get("path")))
+            response = Response(body, status_code=500, media_type="application/problem+json")
+        response.headers.update({k.decode(): v.decode() for k, v in self._security_headers(request_id, secure)})
+        await response(scope, receive, send)
 
     def _security_headers(self, request_id: str, secure: bool) -> list[tuple[bytes, bytes]]:
         headers = [
