@@ -1,0 +1,65 @@
+# Nokor: `make help` lists the targets. Everything runs from the project's own .venv; nothing is
+# installed globally.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1/postgres
+PYTEST_ARGS ?=
+
+# pytest's exit code 5 means "no tests collected": a run that tested nothing must not pass quietly.
+define pytest
+$(BIN)/pytest $(1) $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests: failing" >&2; fi; \
+	exit $$rc
+endef
+
+.PHONY: help venv run test lint test-pg test-browser bench messages clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## Create .venv and install Nokor with its dev tools (again only when pyproject.toml changes)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+run: venv ## Serve http://127.0.0.1:8000 on SQLite (var/nokor.db) with the demo country and the worker
+	$(BIN)/nokor db upgrade
+	$(BIN)/nokor demo load
+	@echo "Nokor: http://127.0.0.1:8000  (Ctrl-C stops the server and the worker)"
+	exec $(BIN)/nokor serve --with-worker
+
+lint: venv ## ruff, mypy --strict on src/ and the import-linter contracts
+	$(BIN)/ruff check .
+	$(BIN)/mypy src
+	$(BIN)/lint-imports
+
+test: lint ## Lint, then the whole test suite on SQLite except the browser tests
+	env -u NOKOR_DATABASE_URL $(call pytest,-m "not browser")
+
+test-pg: venv ## The test suite on PostgreSQL (PG_URL; each run makes and drops a scratch database)
+	NOKOR_DATABASE_URL='$(PG_URL)' $(call pytest,-m "not browser")
+
+test-browser: venv ## End-to-end tests in headless Chromium (needs /usr/bin/chromium)
+	env -u NOKOR_DATABASE_URL $(call pytest,-m browser)
+
+bench: venv ## Run every bench/*.py; each prints a table and writes JSON lines to bench/results/
+	mkdir -p bench/results
+	for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
+
+messages: venv ## Extract the texts to translate and update the km, en, ar and de catalogues
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o src/nokor/web/locale/messages.pot src
+	$(BIN)/pybabel update -i src/nokor/web/locale/messages.pot -d src/nokor/web/locale -D messages --no-fuzzy-matching
+
+clean: ## Remove caches, test output and benchmark results (keeps .venv and the var/ database)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache build dist \
+	       src/*.egg-info bench/results var/screenshots
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
