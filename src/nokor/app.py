@@ -20,6 +20,8 @@ from nokor.accounts import api as accounts_api
 from nokor.accounts import views as accounts_views
 from nokor.audit import api as audit_api
 from nokor.audit import views as audit_views
+from nokor.backoffice import api as backoffice_api
+from nokor.backoffice import views as backoffice_views
 from nokor.config import Settings, get_settings
 from nokor.db import make_engine, make_session_factory
 from nokor.kit import i18n
@@ -71,8 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     _install_platform_routes(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (accounts_api.router, audit_api.router, web_views.router, accounts_views.router,
-                   audit_views.router):
+    for router in (accounts_api.router, audit_api.router, backoffice_api.router, web_views.router,
+                   accounts_views.router, audit_views.router, backoffice_views.router):
         app.include_router(router)
     return app
 

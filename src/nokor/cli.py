@@ -27,6 +27,8 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(config_app, name="config")
 app.add_typer(accounts_cli.app, name="accounts")
 app.add_typer(audit_cli.app, name="audit")
+outbox_app = typer.Typer(help="Outgoing messages and dead letters.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 console = Console()
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -122,3 +124,46 @@ def worker() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     _run_worker(threading.Event())
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str | None, typer.Option(help="pending, delivered or dead")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+) -> None:
+    """List outgoing messages, newest first."""
+    from nokor import backoffice
+    from nokor.kit.actor import Actor
+    from nokor.kit.errors import Problem
+
+    try:
+        with cli_session_scope() as session:
+            page = backoffice.list_outgoing_messages(session, Actor.system("cli"), status=status, limit=limit)
+    except Problem as problem:
+        console.print(f"[red]{problem.title}[/red]")
+        raise typer.Exit(2) from problem
+    table = Table("id", "created", "channel", "destination", "attempts", "status", "last error")
+    for m in page.items:
+        table.add_row(str(m.id), m.created_at.isoformat(timespec="seconds"), m.channel, m.destination,
+                      str(m.attempts), m.status, (m.last_error or "")[:80])
+    console.print(table)
+    console.print(f"{len(page.items)} messages shown")
+
+
+@outbox_app.command("retry")
+def outbox_retry(message_id: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
+    """Send a dead letter again."""
+    import uuid
+
+    from nokor import backoffice
+    from nokor.kit.actor import Actor
+    from nokor.kit.errors import Problem
+
+    try:
+        with cli_session_scope() as session:
+            message = backoffice.retry_dead_letter(session, Actor.system("cli"), message_id=uuid.UUID(message_id),
+                                                   reason=reason)
+    except (Problem, ValueError) as problem:
+        console.print(f"[red]{getattr(problem, 'detail', None) or getattr(problem, 'title', problem)}[/red]")
+        raise typer.Exit(2) from problem
+    console.print(f"message {message.id} queued again")
