@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import context
-
-from nokor.config import get_settings
 from sqlalchemy import JSON
 
+from nokor.config import get_settings
 from nokor.db import UTCDateTime, make_engine
 from nokor.models import metadata
 

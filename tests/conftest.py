@@ -44,7 +44,8 @@ def create_scratch_database(base_url: str, label: str) -> str:
 
     name = f"nokor_{label}_{os.getpid()}_{secrets.token_hex(3)}"
     admin = make_url(_admin_url(base_url))
-    dsn = f"host={admin.host or '127.0.0.1'} port={admin.port or 5432} user={admin.username or 'postgres'} dbname=postgres"
+    dsn = (f"host={admin.host or '127.0.0.1'} port={admin.port or 5432} "
+           f"user={admin.username or 'postgres'} dbname=postgres")
     if admin.password:
         dsn += f" password={admin.password}"
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -58,7 +59,8 @@ def drop_scratch_database(url: str) -> None:
     parsed = make_url(url)
     name = parsed.database
     assert name and re.match(r"^nokor_[a-z0-9_]+$", name)
-    dsn = f"host={parsed.host or '127.0.0.1'} port={parsed.port or 5432} user={parsed.username or 'postgres'} dbname=postgres"
+    dsn = (f"host={parsed.host or '127.0.0.1'} port={parsed.port or 5432} "
+           f"user={parsed.username or 'postgres'} dbname=postgres")
     if parsed.password:
         dsn += f" password={parsed.password}"
     with psycopg.connect(dsn, autocommit=True) as conn:

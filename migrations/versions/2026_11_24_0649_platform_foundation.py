@@ -1,7 +1,7 @@
 """platform foundation
 
 Revision ID: bcf65fe17f2c
-Revises: 
+Revises:
 Create Date: 2026-11-24 06:49:05.353689+00:00
 """
 

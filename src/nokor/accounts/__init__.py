@@ -3,6 +3,7 @@
 Other domains use only what is listed here.
 """
 
+from nokor.accounts.demo import load_demo
 from nokor.accounts.schemas import (
     ApiClientCreate,
     ApiClientRead,
@@ -22,7 +23,6 @@ from nokor.accounts.schemas import (
     RoleUpdate,
     SignInOutcome,
 )
-from nokor.accounts.demo import load_demo
 from nokor.accounts.service import (
     ACCOUNTS_MANAGE,
     OUTBOX_MANAGE,
@@ -40,11 +40,11 @@ from nokor.accounts.service import (
     list_org_units,
     list_permissions,
     list_roles,
-    sign_in,
     resolve_session,
     revoke_api_client,
     revoke_grant,
     set_officer_password,
+    sign_in,
     unlock_officer,
     update_officer,
     update_role,
@@ -80,16 +80,16 @@ __all__ = [
     "grant_role",
     "grants_of_officer",
     "list_api_clients",
-    "load_demo",
     "list_officers",
     "list_org_units",
     "list_permissions",
     "list_roles",
-    "sign_in",
+    "load_demo",
     "resolve_session",
     "revoke_api_client",
     "revoke_grant",
     "set_officer_password",
+    "sign_in",
     "unlock_officer",
     "update_officer",
     "update_role",

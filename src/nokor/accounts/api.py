@@ -24,12 +24,13 @@ from nokor.accounts.schemas import (
     RoleRead,
     RoleUpdate,
 )
+from nokor.kit.errors import problem_responses
 from nokor.kit.pagination import Page
 from nokor.web.deps import CurrentActor, DbSession
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
-PROBLEMS = {401: {"description": "Not authenticated"}, 403: {"description": "Not permitted"},
-            422: {"description": "Invalid input"}}
+PROBLEMS = problem_responses(401, 403, 422)
+WITH_404 = problem_responses(401, 403, 404, 422)
 
 
 class WhoAmI(BaseModel):
@@ -80,32 +81,32 @@ def create_officer(data: OfficerCreate, session: DbSession, actor: CurrentActor)
     return service.create_officer(session, actor, data=data)
 
 
-@router.get("/officers/{officer_id}", response_model=OfficerRead, responses={**PROBLEMS, 404: {}})
+@router.get("/officers/{officer_id}", response_model=OfficerRead, responses=WITH_404)
 def get_officer(officer_id: uuid.UUID, session: DbSession, actor: CurrentActor) -> OfficerRead:
     return service.get_officer(session, actor, officer_id=officer_id)
 
 
-@router.patch("/officers/{officer_id}", response_model=OfficerRead, responses={**PROBLEMS, 404: {}})
+@router.patch("/officers/{officer_id}", response_model=OfficerRead, responses=WITH_404)
 def update_officer(
     officer_id: uuid.UUID, data: OfficerUpdate, session: DbSession, actor: CurrentActor
 ) -> OfficerRead:
     return service.update_officer(session, actor, officer_id=officer_id, data=data)
 
 
-@router.get("/officers/{officer_id}/grants", response_model=list[GrantRead], responses={**PROBLEMS, 404: {}})
+@router.get("/officers/{officer_id}/grants", response_model=list[GrantRead], responses=WITH_404)
 def officer_grants(officer_id: uuid.UUID, session: DbSession, actor: CurrentActor) -> list[GrantRead]:
     return service.grants_of_officer(session, actor, officer_id=officer_id)
 
 
 @router.post("/officers/{officer_id}/grants", response_model=GrantRead, status_code=201,
-             responses={**PROBLEMS, 404: {}})
+             responses=WITH_404)
 def grant_role(officer_id: uuid.UUID, data: GrantCreate, session: DbSession, actor: CurrentActor) -> GrantRead:
     return service.grant_role(
         session, actor, officer_id=officer_id, role_code=data.role_code, org_unit_code=data.org_unit_code
     )
 
 
-@router.delete("/grants/{grant_id}", status_code=204, responses={**PROBLEMS, 404: {}})
+@router.delete("/grants/{grant_id}", status_code=204, responses=WITH_404)
 def revoke_grant(grant_id: uuid.UUID, session: DbSession, actor: CurrentActor) -> None:
     service.revoke_grant(session, actor, grant_id=grant_id)
 
@@ -120,7 +121,7 @@ def create_role(data: RoleCreate, session: DbSession, actor: CurrentActor) -> Ro
     return service.create_role(session, actor, data=data)
 
 
-@router.patch("/roles/{role_code}", response_model=RoleRead, responses={**PROBLEMS, 404: {}})
+@router.patch("/roles/{role_code}", response_model=RoleRead, responses=WITH_404)
 def update_role(role_code: str, data: RoleUpdate, session: DbSession, actor: CurrentActor) -> RoleRead:
     return service.update_role(session, actor, role_code=role_code, data=data)
 
@@ -136,6 +137,6 @@ def create_client(data: ApiClientCreate, session: DbSession, actor: CurrentActor
     return service.create_api_client(session, actor, data=data)
 
 
-@router.post("/clients/{client_id}/revoke", response_model=ApiClientRead, responses={**PROBLEMS, 404: {}})
+@router.post("/clients/{client_id}/revoke", response_model=ApiClientRead, responses=WITH_404)
 def revoke_client(client_id: uuid.UUID, session: DbSession, actor: CurrentActor) -> ApiClientRead:
     return service.revoke_api_client(session, actor, client_id=client_id)

@@ -29,7 +29,9 @@ def _fail(problem: Problem) -> None:
 def create_org_unit(
     code: str,
     name_en: Annotated[str, typer.Option("--name-en", help="Name in English")],
-    kind: Annotated[str, typer.Option(help="government, ministry, department, provincial_office or agency")] = "ministry",
+    kind: Annotated[
+        str, typer.Option(help="government, ministry, department, provincial_office or agency")
+    ] = "ministry",
     name_km: Annotated[str | None, typer.Option("--name-km", help="Name in Khmer")] = None,
     parent: Annotated[str | None, typer.Option(help="Code of the parent unit")] = None,
 ) -> None:
@@ -37,7 +39,7 @@ def create_org_unit(
     try:
         with cli_session_scope() as session:
             unit = service.create_org_unit(session, Actor.system("cli"), data=OrgUnitCreate(
-                code=code, kind=kind, name=LocalizedName(en=name_en, km=name_km), parent_code=parent))  # type: ignore[arg-type]
+                code=code, kind=kind, name=LocalizedName(en=name_en, km=name_km), parent_code=parent))
     except Problem as problem:
         _fail(problem)
         return
@@ -61,7 +63,7 @@ def create_officer(
         with cli_session_scope() as session:
             officer = service.create_officer(session, actor, data=OfficerCreate(
                 username=username, full_name=full_name, email=email, password=password,
-                locale=locale, org_unit_code=org_unit))  # type: ignore[arg-type]
+                locale=locale, org_unit_code=org_unit))
             for code in role or []:
                 service.grant_role(session, actor, officer_id=officer.id, role_code=code, org_unit_code=org_unit)
     except Problem as problem:

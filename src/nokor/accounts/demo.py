@@ -13,8 +13,10 @@ ORG_UNITS: list[tuple[str, str, str | None, dict[str, str]]] = [
                                     "ar": "الحكومة الملكية الكمبودية", "de": "Königliche Regierung Kambodschas"}),
     ("MOI", "ministry", "KH-GOV", {"km": "ក្រសួងមហាផ្ទៃ", "en": "Ministry of Interior", "ar": "وزارة الداخلية",
                                    "de": "Innenministerium"}),
-    ("MOI-GDI", "department", "MOI", {"km": "អគ្គនាយកដ្ឋានអត្តសញ្ញាណកម្ម", "en": "General Department of Identification",
-                                      "ar": "الإدارة العامة لتحديد الهوية", "de": "Generaldirektion für Identifizierung"}),
+    ("MOI-GDI", "department", "MOI", {"km": "អគ្គនាយកដ្ឋានអត្តសញ្ញាណកម្ម",
+                                      "en": "General Department of Identification",
+                                      "ar": "الإدارة العامة لتحديد الهوية",
+                                      "de": "Generaldirektion für Identifizierung"}),
     ("MOI-PNH", "provincial_office", "MOI", {"km": "មន្ទីរមហាផ្ទៃរាជធានីភ្នំពេញ", "en": "Phnom Penh Interior Office",
                                              "ar": "مكتب الداخلية في بنوم بنه", "de": "Innenamt Phnom Penh"}),
     ("MOI-SRP", "provincial_office", "MOI", {"km": "មន្ទីរមហាផ្ទៃខេត្តសៀមរាប", "en": "Siem Reap Interior Office",
@@ -23,8 +25,10 @@ ORG_UNITS: list[tuple[str, str, str | None, dict[str, str]]] = [
                                              "ar": "مكتب الداخلية في باتامبانغ", "de": "Innenamt Battambang"}),
     ("MEF", "ministry", "KH-GOV", {"km": "ក្រសួងសេដ្ឋកិច្ចនិងហិរញ្ញវត្ថុ", "en": "Ministry of Economy and Finance",
                                    "ar": "وزارة الاقتصاد والمالية", "de": "Ministerium für Wirtschaft und Finanzen"}),
-    ("MPTC", "ministry", "KH-GOV", {"km": "ក្រសួងប្រៃសណីយ៍និងទូរគមនាគមន៍", "en": "Ministry of Posts and Telecommunications",
-                                    "ar": "وزارة البريد والاتصالات", "de": "Ministerium für Post und Telekommunikation"}),
+    ("MPTC", "ministry", "KH-GOV", {"km": "ក្រសួងប្រៃសណីយ៍និងទូរគមនាគមន៍",
+                                    "en": "Ministry of Posts and Telecommunications",
+                                    "ar": "وزارة البريد والاتصالات",
+                                    "de": "Ministerium für Post und Telekommunikation"}),
     ("MOH", "ministry", "KH-GOV", {"km": "ក្រសួងសុខាភិបាល", "en": "Ministry of Health", "ar": "وزارة الصحة",
                                    "de": "Gesundheitsministerium"}),
 ]
@@ -55,7 +59,7 @@ def load_demo(session: Session) -> list[str]:
     for code, kind, parent, name in ORG_UNITS:
         if repository.org_unit_by_code(session, code) is None:
             service.create_org_unit(session, actor, data=OrgUnitCreate(
-                code=code, kind=kind, name=LocalizedName(**name), parent_code=parent))  # type: ignore[arg-type]
+                code=code, kind=kind, name=LocalizedName(**name), parent_code=parent))
     for code, role_name, permissions in ROLES:
         if repository.role_by_code(session, code) is None:
             service.create_role(session, actor, data=RoleCreate(
@@ -64,15 +68,15 @@ def load_demo(session: Session) -> list[str]:
         if repository.officer_by_username(session, username) is not None:
             continue
         officer = service.create_officer(session, actor, data=OfficerCreate(
-            username=username, full_name=full_name, password=password, locale=locale,  # type: ignore[arg-type]
+            username=username, full_name=full_name, password=password, locale=locale,
             org_unit_code=unit))
         if role:
             service.grant_role(session, actor, officer_id=officer.id, role_code=role, org_unit_code=unit)
         lines.append(f"officer {username} ({role or 'no role'}) password: {password}")
-    for name, identity, permissions, unit in CLIENTS:
+    for client_name, identity, permissions, client_unit in CLIENTS:
         if repository.api_client_by_identity(session, identity) is not None:
             continue
         issued = service.create_api_client(session, actor, data=ApiClientCreate(
-            name=name, identity=identity, permissions=permissions, org_unit_code=unit))
+            name=client_name, identity=identity, permissions=permissions, org_unit_code=client_unit))
         lines.append(f"API client {identity} key: {issued.api_key}")
     return lines

@@ -11,7 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nokor.kit.errors import Problem
 
-IDENTITY_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}/(GOV|COM|NGO|ORG|[A-Z]{2,16})/[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}$")
+# GovStack/X-Road client identity: INSTANCE/CLASS/MEMBER/SUBSYSTEM (member class such as GOV or COM).
+IDENTITY_RE = re.compile(
+    r"^[A-Za-z0-9._-]{1,64}/[A-Z]{2,16}/[A-Za-z0-9._-]{1,64}/[A-Za-z0-9._-]{1,64}$"
+)
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 
 OrgUnitKind = Literal["government", "ministry", "department", "provincial_office", "agency"]

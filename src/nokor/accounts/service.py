@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -423,10 +424,8 @@ def sign_in(
     officer = repository.officer_by_username(session, username)
     ok = False
     if officer is None:
-        try:
+        with contextlib.suppress(VerificationError):
             _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
     else:
         try:
             ok = _hasher.verify(officer.password_hash, password)

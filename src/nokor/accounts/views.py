@@ -149,7 +149,7 @@ def create_officer(request: Request, session: DbSession, actor: OfficerActor, fo
     try:
         data = OfficerCreate(
             username=values["username"], full_name=values["full_name"], email=values["email"] or None,
-            password=str(form.get("password") or ""), locale=values["locale"] or "km",  # type: ignore[arg-type]
+            password=str(form.get("password") or ""), locale=values["locale"] or "km",
             org_unit_code=values["org_unit_code"],
         )
         officer = service.create_officer(session, actor, data=data)
@@ -189,7 +189,7 @@ def update_officer(
     try:
         data = OfficerUpdate(
             full_name=values["full_name"] or None, email=values["email"] or None,
-            locale=values["locale"] or None,  # type: ignore[arg-type]
+            locale=values["locale"] or None,
             org_unit_code=values["org_unit_code"] or None, is_active=form.get("is_active") == "on",
         )
         service.update_officer(session, actor, officer_id=officer_id, data=data, reason=values["reason"] or None)

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query
 
 from nokor.audit import service
 from nokor.audit.schemas import AuditEntryRead, ChainReport
+from nokor.kit.errors import problem_responses
 from nokor.kit.pagination import Page
 from nokor.web.deps import CurrentActor, DbSession
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
-PROBLEMS = {401: {"description": "Not authenticated"}, 403: {"description": "Not permitted"},
-            422: {"description": "Invalid input"}}
+PROBLEMS = problem_responses(401, 403, 422)
+WITH_404 = problem_responses(401, 403, 404, 422)
 
 
 @router.get("/entries", response_model=Page[AuditEntryRead], responses=PROBLEMS,

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nokor.kit.i18n import LazyString, lazy_gettext as _l
+from nokor.kit.i18n import LazyString
+from nokor.kit.i18n import lazy_gettext as _l
 
 PROBLEM_BASE = "https://nokor.gov/problems/"
 
@@ -114,3 +115,37 @@ def field_error(loc: list[str | int] | tuple[str | int, ...], message: str, code
     """One entry of the ``errors`` list: where, what and a stable code."""
     pointer = "/" + "/".join(str(p) for p in loc)
     return {"pointer": pointer, "detail": message, "code": code}
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"pointer": {"type": "string"}, "detail": {"type": "string"}, "code": {"type": "string"}},
+            },
+        },
+    },
+}
+_DESCRIPTIONS = {400: "Bad request", 401: "Not authenticated", 403: "Not permitted", 404: "Not found",
+                 409: "Conflicts with the record's state", 413: "Body too large", 422: "Invalid input",
+                 429: "Too many requests"}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries saying that these statuses answer with problem+json."""
+    return {
+        status: {
+            "description": _DESCRIPTIONS.get(status, "Problem"),
+            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }

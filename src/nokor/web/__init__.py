@@ -134,7 +134,7 @@ def pop_flashes(request: Request) -> list[dict[str, str]]:
         return []
     try:
         data = signer.loads(raw)
-    except Exception:  # noqa: BLE001 - a tampered or stale cookie is simply ignored
+    except Exception:
         return []
     return [d for d in data if isinstance(d, dict)][:10] if isinstance(data, list) else []
 
@@ -150,9 +150,9 @@ def form_errors(error: ValidationError | Problem) -> dict[str, str]:
             field = ".".join(str(p) for p in item["loc"]) or "__all__"
             out.setdefault(field, translate_validation(item))
         return out
-    for item in error.errors or []:
-        field = item.get("pointer", "/").strip("/").replace("/", ".") or "__all__"
-        out.setdefault(field, item.get("detail", ""))
+    for problem_item in error.errors or []:
+        field = str(problem_item.get("pointer", "/")).strip("/").replace("/", ".") or "__all__"
+        out.setdefault(field, str(problem_item.get("detail", "")))
     if not out:
         out["__all__"] = error.detail or error.title
     return out
