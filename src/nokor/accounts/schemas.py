@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nokor.kit.errors import Problem
+from nokor.kit.i18n import gettext as _
 
 # GovStack/X-Road client identity: INSTANCE/CLASS/MEMBER/SUBSYSTEM (member class such as GOV or COM).
 IDENTITY_RE = re.compile(
@@ -70,7 +71,7 @@ class OfficerCreate(BaseModel):
     def _username(cls, value: str) -> str:
         value = value.strip().lower()
         if not USERNAME_RE.match(value):
-            raise ValueError("use lower-case letters, digits, dots, dashes or underscores")
+            raise ValueError(_("Use lower-case Latin letters, digits, dots, dashes or underscores."))
         return value
 
     @field_validator("full_name")
@@ -78,7 +79,7 @@ class OfficerCreate(BaseModel):
     def _full_name(cls, value: str) -> str:
         value = value.strip()
         if not value:
-            raise ValueError("a name is required")
+            raise ValueError(_("A name is required."))
         return value
 
 
@@ -147,7 +148,7 @@ class ApiClientCreate(BaseModel):
     def _identity(cls, value: str) -> str:
         value = value.strip()
         if not IDENTITY_RE.match(value):
-            raise ValueError("use the form INSTANCE/CLASS/MEMBER/SUBSYSTEM")
+            raise ValueError(_("Use the form INSTANCE/CLASS/MEMBER/SUBSYSTEM, for example KH/GOV/MOI/civil-registry."))
         return value
 
 

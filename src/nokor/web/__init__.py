@@ -179,6 +179,19 @@ def translate_validation(item: Mapping[str, Any]) -> str:
         return _("This is not a valid identifier.")
     if kind in ("bool_parsing", "bool_type"):
         return _("Choose yes or no.")
+    if kind == "string_type":
+        return _("Enter text here.")
+    if kind == "json_invalid":
+        return _("The request body is not valid JSON.")
+    if kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
+        return _("This has the wrong shape.")
+    if kind in ("greater_than_equal", "greater_than"):
+        return _("Enter a number of at least %(min)s.", min=ctx.get("ge", ctx.get("gt", "")))
+    if kind in ("less_than_equal", "less_than"):
+        return _("Enter a number of at most %(max)s.", max=ctx.get("le", ctx.get("lt", "")))
+    if kind in ("too_long", "too_short"):
+        return _("This has the wrong number of items.")
     if kind == "value_error":
-        return _("This value is not valid: %(reason)s", reason=str(ctx.get("error", item.get("msg", ""))))
+        # Our validators raise messages already translated into the reader's language.
+        return str(ctx.get("error", "")) or _("This value is not valid.")
     return _("This value is not valid.")
