@@ -139,7 +139,7 @@ def _install_platform_routes(app: FastAPI) -> None:
         try:
             with request.app.state.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        except Exception as exc:
             log.warning("database not ready", error=str(exc))
             body = {"type": "https://nokor.gov/problems/not-ready", "title": "Not ready", "status": 503,
                     "detail": "database unreachable"}

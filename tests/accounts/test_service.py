@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from tests.conftest import PASSWORD, SYSTEM, make_officer, make_org_unit, make_role
 
 from nokor import accounts, audit
 from nokor.accounts.models import Officer
 from nokor.kit.actor import Actor
 from nokor.kit.errors import Forbidden, ValidationFailed
-from tests.conftest import PASSWORD, SYSTEM, make_officer, make_org_unit, make_role
 
 POLICY = accounts.LoginPolicy(max_failures=3, lockout_minutes=15, rate_per_minute=50, session_hours=8)
 

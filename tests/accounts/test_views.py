@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from nokor import audit
 from tests.conftest import PASSWORD, SYSTEM, csrf_from, make_admin, make_officer, make_org_unit, make_role, sign_in
+
+from nokor import audit
 
 HTML = {"accept": "text/html"}
 

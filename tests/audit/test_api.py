@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from nokor import audit
 from tests.conftest import SYSTEM, issue_key
+
+from nokor import audit
 
 
 def test_verify_reports_the_chain(client, db):

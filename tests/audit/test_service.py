@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import delete, select, update
+from tests.conftest import SYSTEM
 
 from nokor import audit
 from nokor.audit.models import AuditChainHead, AuditEntry
 from nokor.kit.actor import Actor
 from nokor.kit.errors import Forbidden, ValidationFailed
-from tests.conftest import SYSTEM
 
 CLERK = Actor(kind="officer", id=None, name="clerk", grants={})
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tests.conftest import SYSTEM, csrf_from, make_officer, make_role, sign_in
 
 from nokor import audit, backoffice
 from nokor.kit import outbox
 from nokor.kit.actor import Actor
 from nokor.kit.errors import Conflict, Forbidden
-from tests.conftest import SYSTEM, csrf_from, make_officer, make_role, sign_in
 
 
 def _dead_letter(db) -> outbox.OutboxMessage:

@@ -11,7 +11,7 @@ import io
 import threading
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,18 +36,37 @@ timezone_var: contextvars.ContextVar[str] = contextvars.ContextVar("nokor_tz", d
 _load_lock = threading.Lock()
 
 
-@lru_cache(maxsize=None)
-def translations_for(locale: str) -> NullTranslations:
-    """The compiled catalogue of one locale (compiled in memory from the .po file, once)."""
-    po_path = CATALOGUE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if not po_path.exists():
-        return NullTranslations()
-    with _load_lock, po_path.open("rb") as fh:
+def catalogue_dirs() -> list[Path]:
+    """The shell's catalogue first, then each domain's own (``nokor/<domain>/locale``), so each
+    domain translates its texts in files of its own."""
+    package = CATALOGUE_DIR.parent.parent
+    return [CATALOGUE_DIR, *sorted(p for p in package.glob("*/locale") if p != CATALOGUE_DIR)]
+
+
+def _compile(po_path: Path, locale: str) -> Translations:
+    with po_path.open("rb") as fh:
         catalog = read_po(fh, locale=locale)
-        buf = io.BytesIO()
-        write_mo(buf, catalog)
+    buf = io.BytesIO()
+    write_mo(buf, catalog)
     buf.seek(0)
     return Translations(fp=buf, domain=DOMAIN)
+
+
+@cache
+def translations_for(locale: str) -> NullTranslations:
+    """Every catalogue of one locale merged (compiled in memory from the .po files, once)."""
+    with _load_lock:
+        merged: Translations | None = None
+        for folder in catalogue_dirs():
+            po_path = folder / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+            if not po_path.exists():
+                continue
+            compiled = _compile(po_path, locale)
+            if merged is None:
+                merged = compiled
+            else:
+                merged.merge(compiled)
+    return merged if merged is not None else NullTranslations()
 
 
 def current_locale() -> str:

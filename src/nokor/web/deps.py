@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from starlette.datastructures import FormData
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from nokor import accounts
 from nokor.kit.actor import Actor

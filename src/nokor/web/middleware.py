@@ -61,7 +61,7 @@ def pick_locale(scope: Scope, default: str) -> str:
         cookies = SimpleCookie()
         try:
             cookies.load(cookie_header)
-        except Exception:  # noqa: BLE001 - a malformed cookie header must not break the page
+        except Exception:
             cookies = SimpleCookie()
         morsel = cookies.get(LANG_COOKIE)
         if morsel is not None and morsel.value in i18n.LOCALES:
