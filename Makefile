@@ -12,11 +12,9 @@ STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1/postgres
 PYTEST_ARGS ?=
 
-# pytest's exit code 5 means "no tests collected": a run that tested nothing must not pass quietly.
+# pytest's exit code 5 means "no tests collected": a run that tested nothing must fail, not pass quietly.
 define pytest
-$(BIN)/pytest $(1) $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests: failing" >&2; fi; \
-	exit $$rc
+$(BIN)/pytest $(1) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -ne 5 ] || echo "error: pytest collected no tests" >&2; exit $$rc; }
 endef
 
 .PHONY: help venv run test lint test-pg test-browser bench messages clean
@@ -37,13 +35,20 @@ run: venv ## Serve http://127.0.0.1:8000 on SQLite (var/nokor.db) with the demo 
 	@echo "Nokor: http://127.0.0.1:8000  (Ctrl-C stops the server and the worker)"
 	exec $(BIN)/nokor serve --with-worker
 
-lint: venv ## ruff, mypy --strict on src/ and the import-linter contracts
-	$(BIN)/ruff check .
-	$(BIN)/mypy src
-	$(BIN)/lint-imports
+lint: venv ## ruff, mypy --strict on src/ and the import-linter contracts (all three run; any fails it)
+	@failed=0; \
+	for check in "$(BIN)/ruff check ." "$(BIN)/mypy src" "$(BIN)/lint-imports"; do \
+	  echo "$$check"; $$check || failed=1; \
+	done; \
+	exit $$failed
 
-test: lint ## Lint, then the whole test suite on SQLite except the browser tests
-	env -u NOKOR_DATABASE_URL $(call pytest,-m "not browser")
+test: venv ## Lint, and the whole test suite on SQLite except the browser tests (both run; either fails it)
+	@failed=0; \
+	$(MAKE) --no-print-directory lint || failed=1; \
+	echo 'env -u NOKOR_DATABASE_URL $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)'; \
+	( env -u NOKOR_DATABASE_URL $(call pytest,-m "not browser") ) || failed=1; \
+	if [ $$failed -ne 0 ]; then echo "make test: FAILED (see the lint or pytest output above)" >&2; fi; \
+	exit $$failed
 
 test-pg: venv ## The test suite on PostgreSQL (PG_URL; each run makes and drops a scratch database)
 	NOKOR_DATABASE_URL='$(PG_URL)' $(call pytest,-m "not browser")
