@@ -51,7 +51,7 @@ for pair in noto-sans:noto-sans-latin noto-sans:noto-sans-latin-ext noto-sans-kh
     file=${pair#*:}-400-normal.woff2
     range=$(awk -v f="/$file)" 'index($0, f) { found = 1 } found && /unicode-range/ { sub(/^ *unicode-range: */, ""); print; exit }' \
             "$modules/@fontsource/$package/400.css")
-    if ! grep -A2 "/$file)" "$static/css/nokor.css" | grep -qF "unicode-range: $range"; then
+    if ! grep -A2 -F "/$file\")" "$static/css/nokor.css" | grep -qF "unicode-range: $range"; then
         echo "nokor.css: the unicode-range beside $file differs from @fontsource/$package/400.css:" >&2
         echo "  unicode-range: $range" >&2
         changed=1
