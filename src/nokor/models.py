@@ -4,7 +4,8 @@ from nokor.accounts import models as accounts_models
 from nokor.audit import models as audit_models
 from nokor.db import Base
 from nokor.kit import outbox
+from nokor.registries import models as registries_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "audit_models", "metadata", "outbox"]
+__all__ = ["accounts_models", "audit_models", "metadata", "outbox", "registries_models"]

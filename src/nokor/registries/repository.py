@@ -1,0 +1,115 @@
+"""Every query of the registries domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from nokor.registries.models import AccessGrant, FieldValue, Record, RecordVersion, Registry, SchemaVersion
+
+
+def registry_by_name(session: Session, name: str) -> Registry | None:
+    return session.scalars(select(Registry).where(Registry.name == name)).first()
+
+
+def registry_by_number(session: Session, number: int) -> Registry | None:
+    return session.scalars(select(Registry).where(Registry.number == number)).first()
+
+
+def all_registries(session: Session) -> Sequence[Registry]:
+    return session.scalars(select(Registry).order_by(Registry.name)).all()
+
+
+def next_registry_number(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(Registry.number), 0))) or 0) + 1
+
+
+def versions_of(session: Session, registry_id: uuid.UUID) -> Sequence[SchemaVersion]:
+    return session.scalars(
+        select(SchemaVersion).where(SchemaVersion.registry_id == registry_id).order_by(SchemaVersion.created_at)
+    ).all()
+
+
+def versions_by_ids(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, SchemaVersion]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = session.scalars(select(SchemaVersion).where(SchemaVersion.id.in_(wanted))).all()
+    return {v.id: v for v in rows}
+
+
+def grant_for(session: Session, registry_id: uuid.UUID, identity: str) -> AccessGrant | None:
+    return session.scalars(
+        select(AccessGrant).where(AccessGrant.registry_id == registry_id, AccessGrant.client_identity == identity)
+    ).first()
+
+
+def grants_of(session: Session, registry_id: uuid.UUID) -> Sequence[AccessGrant]:
+    return session.scalars(
+        select(AccessGrant).where(AccessGrant.registry_id == registry_id).order_by(AccessGrant.client_identity)
+    ).all()
+
+
+def record_in(session: Session, registry_id: uuid.UUID, record_id: uuid.UUID) -> Record | None:
+    record = session.get(Record, record_id)
+    if record is None or record.registry_id != registry_id:
+        return None
+    return record
+
+
+def records_query(registry_id: uuid.UUID, *, include_deleted: bool = False) -> Select[Any]:
+    stmt = select(Record).where(Record.registry_id == registry_id)
+    if not include_deleted:
+        stmt = stmt.where(Record.deleted_at.is_(None))
+    return stmt
+
+
+def with_field_condition(stmt: Select[Any], registry_id: uuid.UUID, field: str, condition: Any) -> Select[Any]:
+    """Keep the records whose indexed ``field`` meets ``condition`` (a clause on FieldValue)."""
+    matching = select(FieldValue.record_id).where(
+        FieldValue.registry_id == registry_id, FieldValue.field == field, condition
+    )
+    return stmt.where(Record.id.in_(matching))
+
+
+def count(session: Session, stmt: Select[Any]) -> int:
+    return int(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0)
+
+
+def history_of(session: Session, record_id: uuid.UUID) -> Sequence[RecordVersion]:
+    return session.scalars(
+        select(RecordVersion).where(RecordVersion.record_id == record_id).order_by(RecordVersion.revision)
+    ).all()
+
+
+def records_of_subject(session: Session, registry_id: uuid.UUID, subject_id: str) -> Sequence[uuid.UUID]:
+    return session.scalars(
+        select(Record.id).where(Record.registry_id == registry_id, Record.subject_id == subject_id)
+    ).all()
+
+
+def replace_field_values(session: Session, record_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+    session.execute(delete(FieldValue).where(FieldValue.record_id == record_id))
+    if rows:
+        session.execute(insert(FieldValue), rows)
+
+
+def export_batch(session: Session, registry_id: uuid.UUID, after: uuid.UUID | None,
+                 size: int) -> Sequence[Any]:
+    """The next ``size`` live records after ``after`` (in creation order): id and data only."""
+    stmt = select(Record.id, Record.data).where(Record.registry_id == registry_id, Record.deleted_at.is_(None))
+    if after is not None:
+        stmt = stmt.where(Record.id > after)
+    return session.execute(stmt.order_by(Record.id).limit(size)).all()
+
+
+def select_field_prefix(registry_id: uuid.UUID, fields: list[str], pattern: str) -> Select[Any]:
+    """Ids of records one of whose text ``fields`` starts with the (escaped, lower-case) LIKE ``pattern``."""
+    return select(FieldValue.record_id).where(
+        FieldValue.registry_id == registry_id, FieldValue.field.in_(fields),
+        FieldValue.value_text.like(pattern, escape="\\"),
+    )

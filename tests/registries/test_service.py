@@ -1,0 +1,210 @@
+"""Registries, schema versions, records, history and personal-data logging through the services."""
+
+from __future__ import annotations
+
+import pytest
+from tests.conftest import make_officer, make_org_unit, make_role
+from tests.registries.factories import SME_SCHEMA, SYSTEM, business, make_registry
+
+from nokor import accounts, audit, registries
+from nokor.kit.actor import Actor
+from nokor.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+
+def pointers(problem: ValidationFailed) -> set[str]:
+    return {e["pointer"] for e in problem.errors or []}
+
+
+class TestSchemas:
+    def test_publishing_freezes_a_version_and_a_new_draft_becomes_the_next_version(self, db):
+        make_registry(db)
+        draft = registries.save_schema_draft(db, SYSTEM, name="sme", json_schema={
+            **SME_SCHEMA, "properties": {**SME_SCHEMA["properties"], "phone": {"type": "string"}}})
+        assert draft.version == "2.0" and draft.state == "draft"
+        registry = registries.get_registry(db, SYSTEM, name="sme")
+        assert registry.current_version == "1.0" and registry.draft_version == "2.0"
+        first = registries.get_version(db, SYSTEM, name="sme", version="1.0")
+        assert "phone" not in first.json_schema["properties"]
+        assert first.searchable_fields == ["registration_number", "name", "province", "employees"]
+        assert first.personal_fields == ["owner_name", "owner_national_id"]
+        assert first.subject_field == "owner_national_id" and first.key_field == "registration_number"
+
+    def test_a_malformed_schema_is_refused_before_publishing(self, db):
+        make_registry(db, name="bad", schema={"type": "object", "properties": {
+            "when": {"type": "strin"}, "nested": {"type": "object", "x-searchable": True}}}, publish=False)
+        with pytest.raises(ValidationFailed) as caught:
+            registries.publish_version(db, SYSTEM, name="bad")
+        assert any(p.startswith("/json_schema") for p in pointers(caught.value))
+        assert registries.get_registry(db, SYSTEM, name="bad").state == "draft"
+
+    def test_schema_rules_name_the_bad_keyword(self):
+        errors = registries.check_schema({"type": "object", "properties": {
+            "nested": {"type": "object", "x-searchable": True}, "a": {"type": "string", "x-subject": True},
+            "b": {"type": "string", "x-subject": True}}})
+        found = {e["pointer"] for e in errors}
+        assert "/json_schema/properties/nested/x-searchable" in found
+        assert "/json_schema/properties/b/x-subject" in found
+
+    def test_unknown_registry_and_version_are_404(self, db):
+        make_registry(db)
+        with pytest.raises(NotFound):
+            registries.get_registry(db, SYSTEM, name="nope")
+        with pytest.raises(NotFound):
+            registries.create_record(db, SYSTEM, name="sme", version="9.0", data=business())
+
+    def test_deprecated_versions_take_no_new_records(self, db):
+        make_registry(db)
+        registries.set_version_state(db, SYSTEM, name="sme", version="1.0", state="deprecated")
+        with pytest.raises(Conflict):
+            registries.create_record(db, SYSTEM, name="sme", version="1.0", data=business())
+
+
+class TestRecords:
+    def test_schema_violations_name_each_bad_field(self, db):
+        make_registry(db)
+        bad = business(registration_number="12", employees=-1, registered_on="2024-13-40", colour="red")
+        del bad["province"]
+        with pytest.raises(ValidationFailed) as caught:
+            registries.create_record(db, SYSTEM, name="sme", data=bad)
+        assert {"/data/registration_number", "/data/employees", "/data/registered_on", "/data/province",
+                "/data/colour"} <= pointers(caught.value)
+        assert registries.count_records(db, SYSTEM, name="sme") == 0
+
+    def test_the_business_key_is_unique(self, db):
+        make_registry(db)
+        registries.create_record(db, SYSTEM, name="sme", data=business(1))
+        with pytest.raises(Conflict):
+            registries.create_record(db, SYSTEM, name="sme", data=business(1, name="Other"))
+
+    def test_every_version_is_kept_with_who_when_why_and_a_diff(self, db):
+        make_registry(db)
+        created = registries.create_record(db, SYSTEM, name="sme", data=business(), reason="registration")
+        updated = registries.update_record(db, SYSTEM, name="sme", record_id=created.id, revision=1,
+                                           data={"employees": 40, "province": "Kampot"}, merge=True,
+                                           reason="annual return")
+        assert updated.revision == 2
+        deleted = registries.delete_record(db, SYSTEM, name="sme", record_id=created.id, reason="closed down")
+        assert deleted.deleted and deleted.revision == 3
+        history = registries.record_history(db, SYSTEM, name="sme", record_id=created.id, purpose="audit")
+        assert [(h.revision, h.operation, h.reason) for h in history] == [
+            (1, "create", "registration"), (2, "update", "annual return"), (3, "delete", "closed down")]
+        assert history[0].data["employees"] == 11 and history[1].data["employees"] == 40
+        diff = registries.diff_record(db, SYSTEM, name="sme", record_id=created.id, from_revision=1, to_revision=2)
+        assert {(c.field, c.before, c.after) for c in diff.changes} == {
+            ("employees", 11, 40), ("province", "Siem Reap", "Kampot")}
+        page = registries.search_records(db, SYSTEM, name="sme")
+        assert page.items == []
+
+    def test_a_stale_revision_is_a_conflict(self, db):
+        make_registry(db)
+        created = registries.create_record(db, SYSTEM, name="sme", data=business())
+        registries.update_record(db, SYSTEM, name="sme", record_id=created.id, revision=1,
+                                 data={"employees": 12}, merge=True)
+        with pytest.raises(Conflict):
+            registries.update_record(db, SYSTEM, name="sme", record_id=created.id, revision=1,
+                                     data={"employees": 13}, merge=True)
+
+    def test_records_keep_the_version_they_were_written_under(self, db):
+        make_registry(db)
+        old = registries.create_record(db, SYSTEM, name="sme", data=business(1))
+        registries.save_schema_draft(db, SYSTEM, name="sme", json_schema={
+            **SME_SCHEMA, "properties": {**SME_SCHEMA["properties"], "phone": {"type": "string"}}})
+        registries.publish_version(db, SYSTEM, name="sme")
+        new = registries.create_record(db, SYSTEM, name="sme", data=business(2, phone="012 345 678"))
+        assert registries.read_record(db, SYSTEM, name="sme", record_id=old.id).version == "1.0"
+        assert registries.read_record(db, SYSTEM, name="sme", record_id=new.id).version == "2.0"
+
+    def test_update_entries_changes_every_match_or_none(self, db):
+        make_registry(db)
+        for n in range(1, 4):
+            registries.create_record(db, SYSTEM, name="sme", data=business(n, province="Kep"))
+        changed = registries.update_matching(db, SYSTEM, name="sme", query={"province": "Kep"},
+                                             changes={"active": False}, many=True)
+        assert changed == 3
+        with pytest.raises(ValidationFailed):
+            registries.update_matching(db, SYSTEM, name="sme", query={"province": "Kep"},
+                                       changes={"employees": "many"}, many=True)
+        assert not registries.record_exists(db, SYSTEM, name="sme", query={"active": True})
+
+
+class TestSearch:
+    def test_filters_sorting_and_cursor_pages(self, db):
+        make_registry(db)
+        for n in range(1, 8):
+            registries.create_record(db, SYSTEM, name="sme", data=business(
+                n, province="Kampot" if n % 2 else "Takeo", employees=100 - n))
+        kampot = registries.search_records(
+            db, SYSTEM, name="sme", filters=[registries.SearchFilter(field="province", value="kampot")],
+            sort="employees", limit=2)
+        assert [r.data["employees"] for r in kampot.items] == [93, 95]
+        second = registries.search_records(
+            db, SYSTEM, name="sme", filters=[registries.SearchFilter(field="province", value="kampot")],
+            sort="employees", limit=2, cursor=kampot.next_cursor)
+        assert [r.data["employees"] for r in second.items] == [97, 99] and second.next_cursor is None
+        ranged = registries.search_records(db, SYSTEM, name="sme", filters=[
+            registries.SearchFilter(field="employees", op="gte", value=97)], sort="-employees")
+        assert [r.data["employees"] for r in ranged.items] == [99, 98, 97]
+        named = registries.search_records(db, SYSTEM, name="sme", text="angkor rice mill 3")
+        assert [r.data["registration_number"] for r in named.items] == ["00000003"]
+
+    def test_only_searchable_fields_can_be_filtered(self, db):
+        make_registry(db)
+        with pytest.raises(ValidationFailed):
+            registries.search_records(db, SYSTEM, name="sme",
+                                      filters=[registries.SearchFilter(field="owner_name", value="x")])
+
+
+class TestPersonalData:
+    def test_personal_fields_are_withheld_without_a_purpose_and_logged_with_one(self, db):
+        make_registry(db)
+        created = registries.create_record(db, SYSTEM, name="sme", data=business())
+        reader = Actor(kind="officer", id=None, name="inspector.kampot", grants={"registries.read": None})
+        plain = registries.read_record(db, reader, name="sme", record_id=created.id)
+        assert "owner_name" not in plain.data and set(plain.withheld_fields) == {"owner_name", "owner_national_id"}
+        shown = registries.read_record(db, reader, name="sme", record_id=created.id, purpose="tax inspection")
+        assert shown.data["owner_name"] == "Sok Dara"
+        usage = registries.personal_data_usage(db, SYSTEM, name="sme", subject_id="KH000000001")
+        assert [(u.reader_name, u.purpose) for u in usage] == [("inspector.kampot", "tax inspection")]
+        assert usage[0].fields == ["owner_name", "owner_national_id"]
+        assert audit.verify_chain(db).ok
+
+    def test_reading_one_personal_value_needs_a_purpose(self, db):
+        make_registry(db)
+        created = registries.create_record(db, SYSTEM, name="sme", data=business())
+        with pytest.raises(ValidationFailed):
+            registries.read_value(db, SYSTEM, name="sme", record_id=str(created.id), field="owner_name")
+        assert registries.read_value(db, SYSTEM, name="sme", record_id="00000001", field="province") == "Siem Reap"
+
+
+class TestPermissions:
+    def test_officers_need_the_permission_in_the_owner_unit(self, db):
+        ministry = make_org_unit(db, code="MOC")
+        other = make_org_unit(db, code="MOH2")
+        make_registry(db, owner=ministry.code)
+        role = make_role(db, permissions=["registries.read"])
+        inside = make_officer(db, org_unit=ministry.code, roles=[role.code])
+        outside = make_officer(db, org_unit=other.code, roles=[role.code])
+        from nokor.accounts.models import Officer
+        from nokor.accounts.service import actor_for_officer
+
+        assert registries.count_records(db, actor_for_officer(db, db.get(Officer, inside.id)), name="sme") == 0
+        with pytest.raises(Forbidden):
+            registries.count_records(db, actor_for_officer(db, db.get(Officer, outside.id)), name="sme")
+        with pytest.raises(Forbidden):
+            registries.create_record(db, actor_for_officer(db, db.get(Officer, inside.id)), name="sme",
+                                     data=business())
+
+    def test_agency_systems_need_a_grant_for_the_registry(self, db):
+        make_registry(db)
+        issued = accounts.create_api_client(db, SYSTEM, data=accounts.ApiClientCreate(
+            name="Tax office", identity="KH/GOV/GDT/tax", permissions=["registries.read", "registries.write"]))
+        client = accounts.authenticate_api_key(db, key=issued.api_key)
+        assert client is not None
+        with pytest.raises(Forbidden):
+            registries.count_records(db, client, name="sme")
+        registries.grant_access(db, SYSTEM, name="sme", client_identity="KH/GOV/GDT/tax")
+        assert registries.count_records(db, client, name="sme") == 0
+        with pytest.raises(Forbidden):
+            registries.create_record(db, client, name="sme", data=business())
+        registries.grant_access(db, SYSTEM, name="sme", client_identity="KH/GOV/GDT/tax", can_write=True)
+        assert registries.create_record(db, client, name="sme", data=business()).revision == 1
