@@ -128,3 +128,13 @@ class TestLanguage:
     def test_switch_refuses_foreign_redirects(self, client):
         answer = client.get("/language/en?next=https://evil.example/", follow_redirects=False)
         assert answer.headers["location"] == "/"
+
+
+def test_static_files_are_cacheable_and_fonts_typed(client):
+    css = client.get("/static/css/nokor.css")
+    assert css.status_code == 200 and "max-age" in css.headers["cache-control"]
+    fonts = [line for line in css.text.splitlines() if ".woff2" in line]
+    assert fonts, "the stylesheet names no font"
+    path = fonts[0].split("url(")[1].split(")")[0].strip("'\"")
+    font = client.get(path if path.startswith("/") else "/static/css/" + path)
+    assert font.status_code == 200 and font.headers["content-type"] == "font/woff2"

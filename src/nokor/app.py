@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from typing import Any
 from urllib.parse import quote
 
@@ -72,11 +73,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PlatformMiddleware, settings=settings, metrics=metrics)
     _install_error_handlers(app)
     _install_platform_routes(app)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     for router in (accounts_api.router, audit_api.router, backoffice_api.router, web_views.router,
                    accounts_views.router, audit_views.router, backoffice_views.router):
         app.include_router(router)
     return app
+
+
+# Python 3.11 does not know woff2; a slim server image without /etc/mime.types would mislabel fonts.
+mimetypes.add_type("font/woff2", ".woff2")
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files a browser may keep for a day, so a slow link fetches CSS, fonts and htmx once."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=86400"
+        return response
 
 
 def wants_html(request: Request) -> bool:

@@ -65,6 +65,18 @@ class TestSignIn:
                                              "csrf_token": csrf_from(page.text)}, headers=HTML)
         assert answer.status_code == 401 and "locked" in answer.text
 
+    def test_a_second_try_after_a_wrong_password_works(self, client, db):
+        make_officer(db, username="dara")
+        db.commit()
+        page = client.get("/login", headers=HTML)
+        failed = client.post("/login", data={"username": "dara", "password": "wrong-password-1",
+                                             "csrf_token": csrf_from(page.text)}, headers=HTML)
+        assert failed.status_code == 401
+        second = client.post("/login", data={"username": "dara", "password": PASSWORD,
+                                             "csrf_token": csrf_from(failed.text)}, headers=HTML,
+                             follow_redirects=False)
+        assert second.status_code == 303
+
     def test_missing_fields_are_named_beside_each_field(self, client):
         page = client.get("/login", headers=HTML)
         answer = client.post("/login", data={"username": "", "password": "", "csrf_token": csrf_from(page.text)},

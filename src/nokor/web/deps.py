@@ -134,6 +134,8 @@ async def check_csrf(request: Request) -> None:
     expected = getattr(request.state, "csrf_token", None) or request.cookies.get(CSRF_COOKIE)
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
         raise Forbidden(_("The form has expired. Go back, reload the page and try again."), code="csrf")
+    # A form shown again (with its errors) must carry the same token, or the next try is refused.
+    request.state.csrf_token = expected
 
 
 def require_officer(request: Request, session: DbSession) -> Actor:
