@@ -79,6 +79,21 @@ class Settings(BaseSettings):
     )
     worker_poll_seconds: float = Field(1.0, description="How often the worker looks for due messages.")
     webhook_timeout_seconds: float = Field(10.0, description="Time limit of one webhook delivery.")
+    trust_key_backend: Literal["file", "pkcs11"] = Field(
+        "file", description="Where new signing keys of the trust services are made: encrypted files in the data "
+        "dir, or a PKCS#11 HSM token."
+    )
+    trust_key_passphrase: SecretStr | None = Field(
+        None, description="Passphrase of the trust services' key files; when unset it is derived from the secret key."
+    )
+    trust_pkcs11_module: str = Field(
+        "/usr/lib/softhsm/libsofthsm2.so", description="PKCS#11 library of the HSM (trust_key_backend=pkcs11)."
+    )
+    trust_pkcs11_token: str = Field("nokor", description="Label of the HSM token that holds the signing keys.")
+    trust_pkcs11_pin: SecretStr | None = Field(None, description="User PIN of the HSM token.")
+    trust_public_rate_per_minute: int = Field(
+        30, description="Verification uploads and timestamp requests allowed from one client address per minute."
+    )
     log_level: str = Field("INFO", description="Lowest level written to the log.")
     log_json: bool = Field(True, description="Write logs as JSON lines (false: readable console lines).")
 

@@ -5,7 +5,8 @@ from nokor.audit import models as audit_models
 from nokor.db import Base
 from nokor.kit import outbox
 from nokor.registries import models as registries_models
+from nokor.trust import models as trust_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "audit_models", "metadata", "outbox", "registries_models"]
+__all__ = ["accounts_models", "audit_models", "metadata", "outbox", "registries_models", "trust_models"]
