@@ -8,8 +8,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from pydantic import SecretStr
 from cryptography import x509
+from pydantic import SecretStr
 from tests.trust.conftest import SYSTEM, birth_certificate_pdf
 
 from nokor import trust
