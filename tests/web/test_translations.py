@@ -312,7 +312,7 @@ GLOSSARY: dict[str, dict[str, tuple[str, ...]]] = {
     r"\bcertification authorit(?:y|ies)\b": {"km": ("អាជ្ញាធរផ្តល់វិញ្ញាបនបត្រ",), "ar": ("التصديق",),
                                               "de": ("Zertifizierungsstelle",)},
     r"\bsignatures?\b": {"km": ("ហត្ថលេខា",), "ar": ("توقيع",), "de": ("signatur",)},
-    r"\btimestamps?\b": {"km": ("ត្រាពេលវេលា",), "ar": ("زمني",), "de": ("zeitstempel",)},
+    r"(?<![/-])\btimestamps?\b(?!-)": {"km": ("ត្រាពេលវេលា",), "ar": ("زمني",), "de": ("zeitstempel",)},
     r"\bseals?\b": {"km": ("ត្រា",), "ar": ("ختم",), "de": ("Siegel",)},
 }
 # words a formal government text in German must not use: the informal "du", and the terms we chose against
