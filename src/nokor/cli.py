@@ -16,6 +16,7 @@ from nokor.accounts import cli as accounts_cli
 from nokor.audit import cli as audit_cli
 from nokor.config import get_settings
 from nokor.db import cli_session_scope
+from nokor.payments import cli as payments_cli
 
 app = typer.Typer(help="Nokor digital-government platform.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_show_locals=False)
@@ -27,6 +28,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(config_app, name="config")
 app.add_typer(accounts_cli.app, name="accounts")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(payments_cli.app, name="payments")
 outbox_app = typer.Typer(help="Outgoing messages and dead letters.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 console = Console()
