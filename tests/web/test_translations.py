@@ -136,6 +136,17 @@ def untranslated(messages: dict[MessageId, list[str]], catalogs: Catalog | list[
     return problems
 
 
+def messages_of_other_domains(path: Path, catalog: Catalog, sources: dict[MessageId, list[str]]) -> list[str]:
+    """A domain's catalogue is merged over the shell's: it may translate only its own domain's texts,
+    or it would silently replace another domain's wording."""
+    package = CATALOGUE_DIR.parent.parent
+    if path == catalogue_path(str(catalog.locale), CATALOGUE_DIR) or not path.is_relative_to(package):
+        return []
+    domain = path.relative_to(package).parts[0]
+    return sorted(str(m.id) for m in catalog if m.id and m.id in sources and not any(
+        place.startswith(f"src/nokor/{domain}/") for place in sources[m.id]))
+
+
 # `%(name)s`, `%s`, `%%` and any other %-sequence, including a lone "%" that would break formatting
 PERCENT_RE = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[a-zA-Z%]|%")
 MARKUP_RE = re.compile(r"[<>&]")
@@ -265,6 +276,8 @@ class TestEveryMessageIsTranslated:
             assert not stale, (f"{relative(path)}: entries no source uses any more:\n  " + "\n  ".join(stale)
                                + "\n" + UPDATE_HINT)
             assert not catalog.fuzzy, f"{relative(path)}: the catalogue header is marked fuzzy"
+            foreign = messages_of_other_domains(path, catalog, sources)
+            assert not foreign, f"{relative(path)}: messages its domain does not use:\n  " + "\n  ".join(foreign)
 
     def test_plural_forms_follow_cldr(self, lang):
         for path, catalog in load_catalogues(lang):
@@ -415,6 +428,16 @@ class TestTheChecksCatchMistakes:
         assert untranslated({"Draft": ["src/x.py:1"]}, [shell, domain]) == []
         assert untranslated({"Draft": ["src/x.py:1"]}, [shell]) == ["  'Draft' (src/x.py:1): empty translation"]
         assert merged_translations([shell, domain]) == {"Draft": "សេចក្តីព្រាង"}
+
+    def test_a_domain_catalogue_may_not_reword_other_domains(self):
+        sources = {"Sign in": ["src/nokor/accounts/templates/accounts/login.html:3"],
+                   "Tag %(tag)s is required.": ["src/nokor/payments/emvqr.py:331"]}
+        catalog = Catalog(locale="de")
+        catalog.add("Sign in", "Einloggen")
+        catalog.add("Tag %(tag)s is required.", "Tag %(tag)s ist erforderlich.")
+        domain_path = CATALOGUE_DIR.parent.parent / "payments" / "locale" / "de" / "LC_MESSAGES" / "messages.po"
+        assert messages_of_other_domains(domain_path, catalog, sources) == ["Sign in"]
+        assert messages_of_other_domains(catalogue_path("de"), catalog, sources) == []
 
     def test_fuzzy_translations_do_not_count(self):
         catalog = Catalog(locale="km")
