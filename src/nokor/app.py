@@ -28,13 +28,15 @@ from nokor.db import make_engine, make_session_factory
 from nokor.kit import i18n
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.logs import configure_logging
+from nokor.registries import api as registries_api
+from nokor.registries import govstack as registries_govstack
 from nokor.web import FLASH_COOKIE, STATIC_DIR, render, translate_validation
 from nokor.web import views as web_views
 from nokor.web.middleware import LANG_COOKIE, Metrics, PlatformMiddleware
 
 log = structlog.get_logger("nokor.app")
 PROBLEM_JSON = "application/problem+json"
-API_PREFIXES = ("/api/", "/health", "/metrics", "/openapi.json")
+API_PREFIXES = ("/api/", "/govstack/", "/health", "/metrics", "/openapi.json")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_platform_routes(app)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     for router in (accounts_api.router, audit_api.router, backoffice_api.router, web_views.router,
-                   accounts_views.router, audit_views.router, backoffice_views.router):
+                   accounts_views.router, audit_views.router, backoffice_views.router,
+                   registries_api.router, registries_govstack.router):
         app.include_router(router)
     return app
 

@@ -121,11 +121,11 @@ class _BulkWriter:
         if self.postgres:
             self._copy()
         else:
-            self.session.execute(insert(cast(Table, Record.__table__)), [dict(zip(RECORD_COLUMNS, r, strict=True))
-                                                             for r in self.records])
+            records = cast(Table, Record.__table__)
+            values = cast(Table, FieldValue.__table__)
+            self.session.execute(insert(records), [dict(zip(RECORD_COLUMNS, r, strict=True)) for r in self.records])
             if self.values:
-                self.session.execute(insert(cast(Table, FieldValue.__table__)), [dict(zip(VALUE_COLUMNS, v, strict=True))
-                                                                     for v in self.values])
+                self.session.execute(insert(values), [dict(zip(VALUE_COLUMNS, v, strict=True)) for v in self.values])
         self.records.clear()
         self.values.clear()
 

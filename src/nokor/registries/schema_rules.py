@@ -7,8 +7,8 @@ own on the top-level properties:
 * ``"x-personal": true`` — the field is personal data: reading it is logged with a purpose;
 * ``"x-subject": true`` — the field identifies the person the record is about (one field at most;
   it is personal data, and it is what ``myPersonalDataUsage`` looks people up by);
-* ``"x-key": true`` — the field is the record's business key: unique in the registry, indexed, and
-  accepted wherever the GovStack API names a record;
+* ``"x-key": true`` (or GovStack's ``"primaryKey": true``) — the field is the record's business
+  key: unique in the registry, indexed, and accepted wherever the GovStack API names a record;
 * ``"x-label": {"km": ..., "en": ...}`` — the label the web form shows (``title`` otherwise).
 """
 
@@ -94,7 +94,8 @@ def check_schema(schema: Any) -> tuple[SchemaFacts | None, list[dict[str, Any]]]
             continue
         kind = property_type(spec)
         flagged_subject = spec.get("x-subject") is True
-        flagged_key = spec.get("x-key") is True
+        # GovStack's database schemas mark the key with "primaryKey".
+        flagged_key = spec.get("x-key") is True or spec.get("primaryKey") is True
         if spec.get("x-searchable") is True or flagged_key:
             if kind not in SCALAR_TYPES:
                 errors.append(field_error([*at, "x-searchable"], _("Only text, number and yes/no fields can be "

@@ -64,8 +64,8 @@ def _registry(session: Session, name: str) -> Registry:
 
 
 def _require(session: Session, actor: Actor, registry: Registry, permission: str) -> None:
-    """Officers need the permission in the owner's unit; agency systems also need a grant for the registry."""
-    if actor.kind == "client":
+    """The permission in the owner's unit; agency systems reading or writing records also need a grant."""
+    if actor.kind == "client" and permission != REGISTRIES_MANAGE:
         actor.require(permission)
         grant = repository.grant_for(session, registry.id, actor.identity or "")
         if grant is None or (permission == REGISTRIES_WRITE and not grant.can_write):
@@ -144,6 +144,10 @@ def create_registry(session: Session, actor: Actor, *, data: RegistryCreate) -> 
     audit.record_change(session, actor, action="registry.create", subject_type="registry", subject_id=registry.id,
                         after={"name": registry.name, "title": title,
                                "owner_org_unit_id": str(owner) if owner else None})
+    if actor.kind == "client" and actor.identity:
+        # The system that defines a registry is the one that fills it.
+        session.add(AccessGrant(registry_id=registry.id, client_identity=actor.identity, can_write=True))
+        session.flush()
     if data.json_schema is not None:
         save_schema_draft(session, actor, name=registry.name, json_schema=data.json_schema)
     return _registry_read(session, registry)
@@ -956,3 +960,12 @@ def personal_data_usage(session: Session, actor: Actor, *, name: str, subject_id
             cursor = page.next_cursor
     out.sort(key=lambda u: u.read_at, reverse=True)
     return out
+
+
+def registry_openapi(session: Session, actor: Actor, *, name: str, version: str,
+                     govstack_prefix: str = "/govstack/registries") -> dict[str, Any]:
+    """The generated OpenAPI document of one registry version."""
+    from nokor.registries.openapi import registry_openapi as build
+
+    registry = get_registry(session, actor, name=name)
+    return build(registry, get_version(session, actor, name=name, version=version), govstack_prefix=govstack_prefix)
