@@ -30,6 +30,9 @@ from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.logs import configure_logging
 from nokor.registries import api as registries_api
 from nokor.registries import govstack as registries_govstack
+from nokor.trust import api as trust_api
+from nokor.trust import govstack as trust_govstack
+from nokor.trust import views as trust_views
 from nokor.web import FLASH_COOKIE, STATIC_DIR, render, translate_validation
 from nokor.web import views as web_views
 from nokor.web.middleware import LANG_COOKIE, Metrics, PlatformMiddleware
@@ -79,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (accounts_api.router, audit_api.router, backoffice_api.router, web_views.router,
                    accounts_views.router, audit_views.router, backoffice_views.router,
                    registries_api.router, registries_govstack.router):
+        app.include_router(router)
+    for router in (trust_api.router, trust_api.public_router, trust_govstack.router, trust_views.router):
         app.include_router(router)
     return app
 
