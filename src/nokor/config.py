@@ -94,6 +94,21 @@ class Settings(BaseSettings):
     trust_public_rate_per_minute: int = Field(
         30, description="Verification uploads and timestamp requests allowed from one client address per minute."
     )
+    payments_webhook_secret: SecretStr | None = Field(
+        None, description="Shared secret of the HMAC-SHA256 signature on payment provider callbacks; when unset it "
+        "is derived from the secret key (the sandbox bank started by `make run` derives the same)."
+    )
+    payments_bakong_url: str = Field(
+        "http://127.0.0.1:8070", description="Base URL of the Bakong-style provider API (status checks by MD5); "
+        "the sandbox bank listens here by default."
+    )
+    payments_bakong_token: SecretStr | None = Field(None, description="Bearer token for the Bakong-style API.")
+    payments_qr_minutes: int = Field(1440, description="How long a bill's dynamic KHQR stays payable, in minutes.")
+    payments_bill_days: int = Field(30, description="Days from issue to the due date of a new bill.")
+    payments_four_eyes_above: str = Field(
+        "KHR 400000, USD 100", description="Refunds above these amounts need a second officer's approval "
+        "(comma-separated 'CURRENCY amount')."
+    )
     log_level: str = Field("INFO", description="Lowest level written to the log.")
     log_json: bool = Field(True, description="Write logs as JSON lines (false: readable console lines).")
 

@@ -4,9 +4,11 @@ from nokor.accounts import models as accounts_models
 from nokor.audit import models as audit_models
 from nokor.db import Base
 from nokor.kit import outbox
+from nokor.payments import models as payments_models
 from nokor.registries import models as registries_models
 from nokor.trust import models as trust_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "audit_models", "metadata", "outbox", "registries_models", "trust_models"]
+__all__ = ["accounts_models", "audit_models", "metadata", "outbox", "payments_models", "registries_models",
+           "trust_models"]

@@ -1,0 +1,131 @@
+"""Every query of the payments domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from nokor.payments.models import (
+    Bill,
+    Fee,
+    LedgerEntry,
+    ProviderNotification,
+    Reconciliation,
+    ReconciliationItem,
+    Refund,
+)
+
+
+def fee_by_code(session: Session, code: str) -> Fee | None:
+    return session.scalar(select(Fee).where(Fee.code == code))
+
+
+def all_fees(session: Session) -> Sequence[Fee]:
+    return session.scalars(select(Fee).order_by(Fee.code)).all()
+
+
+def bill_by_number(session: Session, number: str, *, lock: bool = False) -> Bill | None:
+    stmt = select(Bill).where(Bill.number == number)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def bill_for_payment(session: Session, *, md5: Any, number: Any) -> Bill | None:
+    """The bill a payment is for: by the MD5 of its QR, else by the bill number; locked for update."""
+    if isinstance(md5, str) and md5:
+        bill = session.scalar(select(Bill).where(Bill.qr_md5 == md5.lower()).with_for_update())
+        if bill is not None:
+            return bill
+    if isinstance(number, str) and number:
+        return bill_by_number(session, number, lock=True)
+    return None
+
+
+def bills_query(*, status: str | None, org_unit_ids: Iterable[uuid.UUID] | None) -> Select[Bill]:
+    stmt = select(Bill)
+    if status:
+        stmt = stmt.where(Bill.status == status)
+    if org_unit_ids is not None:
+        stmt = stmt.where(Bill.org_unit_id.in_(list(org_unit_ids)))
+    return stmt
+
+
+def overdue_bills(session: Session, now: datetime) -> Sequence[Bill]:
+    return session.scalars(select(Bill).where(Bill.status == "open", Bill.due_at < now).with_for_update()).all()
+
+
+def notification_by_event(session: Session, provider: str, event_id: str) -> ProviderNotification | None:
+    return session.scalar(select(ProviderNotification).where(
+        ProviderNotification.provider == provider, ProviderNotification.event_id == event_id))
+
+
+def notifications_query(outcome: str | None) -> Select[ProviderNotification]:
+    stmt = select(ProviderNotification)
+    if outcome:
+        stmt = stmt.where(ProviderNotification.outcome == outcome)
+    return stmt
+
+
+def balances(session: Session) -> Sequence[Any]:
+    return session.execute(
+        select(LedgerEntry.account, LedgerEntry.currency, func.sum(LedgerEntry.amount_minor))
+        .group_by(LedgerEntry.account, LedgerEntry.currency).order_by(LedgerEntry.account, LedgerEntry.currency)
+    ).all()
+
+
+def ledger_check(session: Session) -> tuple[int, int, list[uuid.UUID]]:
+    """(transactions, entries, transactions whose lines do not sum to zero in some currency)."""
+    entries = session.scalar(select(func.count()).select_from(LedgerEntry)) or 0
+    transactions = session.scalar(select(func.count(func.distinct(LedgerEntry.transaction_id)))) or 0
+    unbalanced = session.scalars(
+        select(LedgerEntry.transaction_id).group_by(LedgerEntry.transaction_id, LedgerEntry.currency)
+        .having(func.sum(LedgerEntry.amount_minor) != 0)
+    ).all()
+    return transactions, entries, sorted(set(unbalanced))
+
+
+def entries_query(account: str | None) -> Select[LedgerEntry]:
+    stmt = select(LedgerEntry)
+    if account:
+        stmt = stmt.where(LedgerEntry.account == account)
+    return stmt
+
+
+def pending_refund(session: Session, bill_id: uuid.UUID) -> Refund | None:
+    return session.scalar(select(Refund).where(Refund.bill_id == bill_id, Refund.status == "pending"))
+
+
+def refund(session: Session, refund_id: uuid.UUID, *, lock: bool = False) -> Refund | None:
+    return session.get(Refund, refund_id, with_for_update=lock)
+
+
+def refunds(session: Session, status: str | None) -> Sequence[Refund]:
+    stmt = select(Refund).order_by(Refund.created_at.desc()).limit(500)
+    if status:
+        stmt = stmt.where(Refund.status == status)
+    return session.scalars(stmt).all()
+
+
+def paid_payments(session: Session, provider: str) -> Iterator[tuple[str, str, int, str]]:
+    """(transaction ref, bill number, amount, currency) of every payment through ``provider``, streamed."""
+    stmt = (select(Bill.provider_ref, Bill.number, Bill.paid_minor, Bill.currency)
+            .where(Bill.provider == provider, Bill.provider_ref.is_not(None), Bill.paid_minor.is_not(None))
+            .execution_options(yield_per=10_000))
+    for ref, number, minor, currency in session.execute(stmt):
+        if ref is not None and minor is not None:
+            yield ref, number, minor, currency
+
+
+def reconciliations(session: Session) -> Sequence[Reconciliation]:
+    return session.scalars(select(Reconciliation).order_by(Reconciliation.created_at.desc()).limit(200)).all()
+
+
+def reconciliation_items(session: Session, reconciliation_id: uuid.UUID, limit: int) -> Sequence[ReconciliationItem]:
+    return session.scalars(select(ReconciliationItem).where(ReconciliationItem.reconciliation_id == reconciliation_id)
+                           .order_by(ReconciliationItem.kind, ReconciliationItem.line_no).limit(limit)).all()

@@ -1,0 +1,499 @@
+"""The rules of payments: fee schedule, bills with a KHQR each, provider notifications, ledger, refunds."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nokor import accounts, audit
+from nokor.kit.actor import Actor, declare_permission
+from nokor.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from nokor.kit.i18n import gettext as _
+from nokor.kit.i18n import lazy_gettext as _l
+from nokor.kit.ids import damm_digit, damm_valid
+from nokor.kit.money import Money
+from nokor.kit.outbox import enqueue
+from nokor.kit.pagination import DEFAULT_LIMIT, Page, paginate
+from nokor.kit.time import utcnow
+from nokor.payments import emvqr, repository
+from nokor.payments.models import Bill, Fee, LedgerEntry, ProviderNotification, Refund
+from nokor.payments.schemas import (
+    Balance,
+    BillCreate,
+    BillRead,
+    BillStatusRead,
+    FeeCreate,
+    FeeRead,
+    LedgerCheck,
+    LedgerLine,
+    NotificationRead,
+    PaymentOutcome,
+    RefundRead,
+)
+
+log = structlog.get_logger("nokor.payments")
+
+PAYMENTS_MANAGE = declare_permission("payments.manage", _l("Manage the fee schedule and issue or cancel bills"))
+PAYMENTS_READ = declare_permission("payments.read", _l("See bills, payments, the ledger and reconciliations"))
+PAYMENTS_REFUND = declare_permission("payments.refund", _l("Request refunds of paid bills"))
+PAYMENTS_APPROVE_REFUND = declare_permission(
+    "payments.approve_refund", _l("Approve refunds above the four-eyes amount (as the second officer)"))
+
+TREASURY = "treasury"
+SIGNATURE_HEADER = "x-provider-signature"
+BILL_FIELDS = ("number", "status", "amount_minor", "currency", "paid_minor", "paid_at", "provider_ref")
+
+
+def agency_account(code: str) -> str:
+    return f"agency:{code}"
+
+
+def clearing_account(provider: str) -> str:
+    return f"clearing:{provider}"
+
+
+def _snapshot(bill: Bill) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in BILL_FIELDS:
+        value = getattr(bill, name)
+        out[name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def _parse_amount(text: str, currency: str, field: str) -> int:
+    try:
+        minor = Money.parse(text, currency).minor
+    except ValueError as exc:
+        raise ValidationFailed(errors=[field_error([field], _("This is not an amount in %(currency)s.",
+                                                              currency=currency), "invalid_amount")]) from exc
+    if minor <= 0:
+        raise ValidationFailed(errors=[field_error([field], _("The amount must be more than zero."),
+                                                   "invalid_amount")])
+    if currency == "KHR" and minor % 100:
+        raise ValidationFailed(errors=[field_error([field], _("Riel amounts are whole riel."), "invalid_amount")])
+    return minor
+
+
+# --- fee schedule ---------------------------------------------------------------------------------
+
+
+def create_fee(session: Session, actor: Actor, *, data: FeeCreate) -> FeeRead:
+    """Add a service's fee to the schedule, collected into the agency's Bakong account."""
+    unit = next((u for u in accounts.list_org_units(session, actor) if u.code == data.org_unit_code), None)
+    if unit is None:
+        raise ValidationFailed(errors=[field_error(["org_unit_code"], _("There is no organisation unit with this "
+                                                                        "code."), "unknown_org_unit")])
+    actor.require(PAYMENTS_MANAGE, unit.id)
+    if repository.fee_by_code(session, data.code) is not None:
+        raise Conflict(_("A fee with this code already exists."))
+    name = {k: v.strip() for k, v in data.name.items() if k in ("km", "en", "ar", "de") and v.strip()}
+    if not name:
+        raise ValidationFailed(errors=[field_error(["name"], _("Give at least one name."), "name_required")])
+    fee = Fee(code=data.code, name=name, amount_minor=_parse_amount(data.amount, data.currency, "amount"),
+              currency=data.currency, org_unit_id=unit.id, agency_code=unit.code,
+              bakong_account_id=data.bakong_account_id, is_active=True)
+    session.add(fee)
+    session.flush()
+    audit.record_change(session, actor, action="fee.create", subject_type="payments_fee", subject_id=fee.id,
+                        after={"code": fee.code, "amount_minor": fee.amount_minor, "currency": fee.currency,
+                               "agency": fee.agency_code, "account": fee.bakong_account_id})
+    return FeeRead.model_validate(fee)
+
+
+def list_fees(session: Session, actor: Actor) -> list[FeeRead]:
+    """The fee schedule (public prices of government services)."""
+    return [FeeRead.model_validate(f) for f in repository.all_fees(session)]
+
+
+# --- bills ----------------------------------------------------------------------------------------
+
+
+def _new_bill_number(session: Session, now: datetime) -> str:
+    """Year, eight random digits and a Damm check digit: 13 digits, never reused (the column is unique)."""
+    for _attempt in range(20):
+        body = f"{now.year:04d}{secrets.randbelow(10**8):08d}"
+        number = body + damm_digit(body)
+        if repository.bill_by_number(session, number) is None:
+            return number
+    raise Conflict(_("No free bill number was found; try again."))
+
+
+def issue_bill(session: Session, actor: Actor, *, data: BillCreate, now: datetime | None = None,
+               qr_minutes: int = 1440, bill_days: int = 30) -> BillRead:
+    """Issue a bill for a fee of the schedule, with its own dynamic KHQR that expires after ``qr_minutes``."""
+    fee = repository.fee_by_code(session, data.fee_code)
+    if fee is None or not fee.is_active:
+        raise ValidationFailed(errors=[field_error(["fee_code"], _("There is no such fee in the schedule."),
+                                                   "unknown_fee")])
+    actor.require(PAYMENTS_MANAGE, fee.org_unit_id)
+    now = now or utcnow()
+    number = _new_bill_number(session, now)
+    expires = now + timedelta(minutes=qr_minutes)
+    payload = emvqr.encode_khqr(emvqr.KhqrRequest(
+        bakong_account_id=fee.bakong_account_id, merchant_name=fee.name.get("en") or fee.code,
+        currency=fee.currency, amount_minor=fee.amount_minor, bill_number=number, store_label=fee.agency_code[:25],
+        purpose=fee.code[:25], created_at=now, expires_at=expires))
+    bill = Bill(number=number, fee_id=fee.id, org_unit_id=fee.org_unit_id, agency_code=fee.agency_code,
+                subject_type=data.subject_type, subject_id=data.subject_id, payer_name=data.payer_name.strip(),
+                amount_minor=fee.amount_minor, currency=fee.currency, status="open",
+                due_at=now + timedelta(days=bill_days), qr_payload=payload, qr_md5=emvqr.payload_md5(payload),
+                qr_expires_at=expires)
+    session.add(bill)
+    session.flush()
+    audit.record_change(session, actor, action="bill.issue", subject_type="payments_bill", subject_id=bill.id,
+                        after=_snapshot(bill) | {"fee": fee.code, "payer_name": bill.payer_name})
+    return BillRead.model_validate(bill)
+
+
+def _bill(session: Session, number: str, *, lock: bool = False) -> Bill:
+    bill = repository.bill_by_number(session, number.strip(), lock=lock) if damm_valid(number.strip()) else None
+    if bill is None:
+        raise NotFound(_("There is no bill with this number."))
+    return bill
+
+
+def get_bill(session: Session, actor: Actor, *, number: str) -> BillRead:
+    """A bill with the payer's name, for officers (the read is logged)."""
+    bill = _bill(session, number)
+    actor.require(PAYMENTS_READ, bill.org_unit_id)
+    audit.record_access(session, actor, subject_type="payments_bill", subject_id=bill.id, purpose="bill.view",
+                        fields=["payer_name"])
+    return BillRead.model_validate(bill)
+
+
+def bill_for_payer(session: Session, *, number: str) -> BillRead:
+    """A bill as its payer sees it from the bill number alone; pages must not show the payer's name."""
+    return BillRead.model_validate(_bill(session, number))
+
+
+def bill_status(session: Session, *, number: str) -> BillStatusRead:
+    """Only the state of a bill, for the live status of the payer's page."""
+    bill = _bill(session, number)
+    return BillStatusRead(number=bill.number, status=bill.status, paid_at=bill.paid_at)
+
+
+def list_bills(session: Session, actor: Actor, *, status: str | None = None, cursor: str | None = None,
+               limit: int = DEFAULT_LIMIT) -> Page[BillRead]:
+    """Bills of the units where the actor may read payments, newest first."""
+    actor.require(PAYMENTS_READ)
+    units = actor.grants.get(PAYMENTS_READ) if actor.kind != "system" else None
+    stmt = repository.bills_query(status=status, org_unit_ids=units)
+    rows, next_cursor = paginate(session, stmt, Bill.id, cursor=cursor, limit=limit, newest_first=True)
+    return Page[BillRead](items=[BillRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+def cancel_bill(session: Session, actor: Actor, *, number: str, reason: str) -> BillRead:
+    """Cancel an open bill (issued by mistake); its QR can no longer be paid."""
+    bill = _bill(session, number, lock=True)
+    actor.require(PAYMENTS_MANAGE, bill.org_unit_id)
+    if bill.status != "open":
+        raise Conflict(_("Only an open bill can be cancelled."))
+    before = _snapshot(bill)
+    bill.status = "cancelled"
+    session.flush()
+    audit.record_change(session, actor, action="bill.cancel", subject_type="payments_bill", subject_id=bill.id,
+                        before=before, after=_snapshot(bill), reason=reason)
+    return BillRead.model_validate(bill)
+
+
+def expire_bills(session: Session, actor: Actor, *, now: datetime | None = None) -> int:
+    """Mark open bills past their due date as expired; returns how many."""
+    actor.require_everywhere(PAYMENTS_MANAGE)
+    count = 0
+    for bill in repository.overdue_bills(session, now or utcnow()):
+        before = _snapshot(bill)
+        bill.status = "expired"
+        audit.record_change(session, actor, action="bill.expire", subject_type="payments_bill", subject_id=bill.id,
+                            before=before, after=_snapshot(bill))
+        count += 1
+    session.flush()
+    return count
+
+
+# --- ledger ---------------------------------------------------------------------------------------
+
+
+def post_transaction(session: Session, *, kind: str, currency: str, lines: Iterable[tuple[str, int]],
+                     bill_id: uuid.UUID | None = None, memo: str | None = None,
+                     at: datetime | None = None) -> uuid.UUID:
+    """Append one balanced transaction (debits positive, credits negative); refuses one that does not balance."""
+    lines = [(account, amount) for account, amount in lines if amount]
+    if len(lines) < 2 or sum(amount for _account, amount in lines) != 0:
+        raise ValueError("a ledger transaction has at least two lines that sum to zero")
+    transaction_id = uuid.uuid4()
+    at = at or utcnow()
+    session.add_all([LedgerEntry(transaction_id=transaction_id, kind=kind, account=account, currency=currency,
+                                 amount_minor=amount, bill_id=bill_id, memo=memo, posted_at=at)
+                     for account, amount in lines])
+    session.flush()
+    return transaction_id
+
+
+def ledger_balances(session: Session, actor: Actor) -> list[Balance]:
+    """The balance of every account and currency, derived from the entries."""
+    actor.require(PAYMENTS_READ)
+    return [Balance(account=a, currency=c, balance_minor=int(b)) for a, c, b in repository.balances(session)]
+
+
+def check_ledger(session: Session, actor: Actor) -> LedgerCheck:
+    """Prove that every transaction balances in each currency; lists those that do not."""
+    actor.require(PAYMENTS_READ)
+    transactions, entries, unbalanced = repository.ledger_check(session)
+    return LedgerCheck(transactions=transactions, entries=entries, unbalanced=unbalanced)
+
+
+def ledger_lines(session: Session, actor: Actor, *, account: str | None = None, cursor: str | None = None,
+                 limit: int = DEFAULT_LIMIT) -> Page[LedgerLine]:
+    """Ledger entries, newest first, optionally of one account."""
+    actor.require(PAYMENTS_READ)
+    rows, next_cursor = paginate(session, repository.entries_query(account), LedgerEntry.id, cursor=cursor,
+                                 limit=limit, newest_first=True)
+    return Page[LedgerLine](items=[LedgerLine.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+# --- provider notifications -----------------------------------------------------------------------
+
+
+def sign_body(secret: str, body: bytes) -> str:
+    """The signature header value of a provider callback: ``sha256=`` and the HMAC of the raw body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_secret(configured: str | None, secret_key: str) -> str:
+    """The callback secret: the configured one, or one derived from the platform's secret key."""
+    if configured:
+        return configured
+    return hashlib.sha256(b"nokor-payments-webhook:" + secret_key.encode()).hexdigest()
+
+
+def _record(session: Session, provider: str, body: bytes, headers: Mapping[str, str], **fields: Any) -> \
+        ProviderNotification:
+    note = ProviderNotification(provider=provider, body=body.decode("utf-8", errors="replace"),
+                                headers={k.lower(): v for k, v in headers.items()
+                                         if k.lower() not in ("authorization", "cookie")}, **fields)
+    session.add(note)
+    session.flush()
+    return note
+
+
+def receive_notification(session: Session, *, provider: str, body: bytes, headers: Mapping[str, str],
+                         secret: str) -> PaymentOutcome:
+    """Take in a provider's payment notification: authenticate, record verbatim, and pay the bill once.
+
+    A bad signature is recorded and refused; a notification seen before (same event, or the same
+    transaction already applied) changes nothing; an amount, currency or bill state that does not fit
+    is held for an officer to review, never silently accepted.
+    """
+    sent = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
+    if not hmac.compare_digest(sent, sign_body(secret, body)):
+        note = _record(session, provider, body, headers, signature_valid=False, outcome="rejected",
+                       detail="bad signature")
+        log.warning("payment callback with a bad signature", provider=provider, notification=str(note.id))
+        return PaymentOutcome(notification_id=note.id, outcome="rejected", detail="bad signature")
+    try:
+        event = json.loads(body)
+        event_id, ref, status = str(event["event_id"]), str(event["transaction_ref"]), str(event["status"])
+        currency = str(event["currency"])
+        amount = Money.parse(str(event["amount"]), currency).minor
+    except (ValueError, KeyError, TypeError) as exc:
+        note = _record(session, provider, body, headers, signature_valid=True, outcome="rejected",
+                       detail=f"unreadable: {exc}"[:400])
+        return PaymentOutcome(notification_id=note.id, outcome="rejected", detail="unreadable body")
+    if repository.notification_by_event(session, provider, event_id) is not None:
+        return _duplicate(session, provider, body, headers, ref, f"event {event_id} seen before")
+    try:
+        with session.begin_nested():
+            note = _record(session, provider, body, headers, signature_valid=True, outcome="received",
+                           event_id=event_id, transaction_ref=ref, amount_minor=amount, currency=currency)
+    except IntegrityError:
+        return _duplicate(session, provider, body, headers, ref, f"event {event_id} seen before")
+    bill = repository.bill_for_payment(session, md5=event.get("md5"), number=event.get("bill_number"))
+    if bill is not None:
+        note.bill_id = bill.id
+    if status.upper() != "SUCCESS":
+        return _settle_note(note, bill, "ignored", f"status {status}")
+    if bill is None:
+        return _settle_note(note, bill, "held", "no bill matches this payment")
+    if bill.status == "paid" and bill.provider_ref == ref:
+        return _settle_note(note, bill, "duplicate", "this transaction already paid the bill")
+    paid_at = _when(event.get("paid_at")) or utcnow()
+    late_but_valid = bill.status == "expired" and paid_at <= bill.qr_expires_at
+    if bill.status != "open" and not late_but_valid:
+        return _settle_note(note, bill, "held", f"the bill is {bill.status}")
+    if amount != bill.amount_minor or currency != bill.currency:
+        return _settle_note(note, bill, "held", "the amount differs from the bill")
+    _pay(session, bill, provider=provider, ref=ref, amount=amount, paid_at=paid_at)
+    return _settle_note(note, bill, "applied", None)
+
+
+def _duplicate(session: Session, provider: str, body: bytes, headers: Mapping[str, str], ref: str,
+               detail: str) -> PaymentOutcome:
+    note = _record(session, provider, body, headers, signature_valid=True, outcome="duplicate", detail=detail,
+                   transaction_ref=ref)
+    return PaymentOutcome(notification_id=note.id, outcome="duplicate", detail=detail)
+
+
+def _settle_note(note: ProviderNotification, bill: Bill | None, outcome: str, detail: str | None) -> PaymentOutcome:
+    note.outcome = outcome
+    note.detail = detail
+    if outcome == "held":
+        log.warning("payment held for review", notification=str(note.id), detail=detail)
+    return PaymentOutcome(notification_id=note.id, outcome=outcome, detail=detail,
+                          bill_number=bill.number if bill else None, bill_status=bill.status if bill else None)
+
+
+def _when(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def _pay(session: Session, bill: Bill, *, provider: str, ref: str, amount: int, paid_at: datetime) -> None:
+    before = _snapshot(bill)
+    bill.status = "paid"
+    bill.paid_minor = amount
+    bill.paid_at = paid_at
+    bill.provider = provider
+    bill.provider_ref = ref
+    post_transaction(session, kind="payment", currency=bill.currency, bill_id=bill.id, memo=ref,
+                     lines=[(clearing_account(provider), amount), (agency_account(bill.agency_code), -amount)])
+    audit.record_change(session, Actor.system(f"provider:{provider}"), action="bill.pay",
+                        subject_type="payments_bill", subject_id=bill.id, before=before, after=_snapshot(bill))
+    enqueue(session, channel="pubsub", destination="payments.bill.paid", idempotency_key=f"bill-paid:{bill.id}",
+            payload={"bill_number": bill.number, "subject_type": bill.subject_type, "subject_id": bill.subject_id,
+                     "amount_minor": amount, "currency": bill.currency, "paid_at": paid_at.isoformat()})
+
+
+def list_notifications(session: Session, actor: Actor, *, outcome: str | None = None, cursor: str | None = None,
+                       limit: int = DEFAULT_LIMIT) -> Page[NotificationRead]:
+    """Provider notifications as received, newest first (``outcome="held"``: the review queue)."""
+    actor.require(PAYMENTS_READ)
+    rows, next_cursor = paginate(session, repository.notifications_query(outcome), ProviderNotification.id,
+                                 cursor=cursor, limit=limit, newest_first=True)
+    return Page[NotificationRead](items=[NotificationRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+# --- refunds --------------------------------------------------------------------------------------
+
+
+def four_eyes_limits(text: str) -> dict[str, int]:
+    """Parse ``"KHR 400000, USD 100"`` into minor units per currency."""
+    limits: dict[str, int] = {}
+    for part in text.split(","):
+        if part.strip():
+            currency, amount = part.split()
+            limits[currency.upper()] = Money.parse(amount, currency.upper()).minor
+    return limits
+
+
+def request_refund(session: Session, actor: Actor, *, number: str, reason: str, amount: str | None = None,
+                   four_eyes_above: Mapping[str, int], refund_url: str | None = None) -> RefundRead:
+    """Refund a paid bill (all of it unless ``amount`` says less); above the limit it waits for a second officer."""
+    bill = _bill(session, number, lock=True)
+    actor.require(PAYMENTS_REFUND, bill.org_unit_id)
+    if bill.status != "paid" or bill.paid_minor is None:
+        raise Conflict(_("Only a paid bill can be refunded."))
+    if repository.pending_refund(session, bill.id) is not None:
+        raise Conflict(_("A refund of this bill is already waiting for approval."))
+    if not reason.strip():
+        raise ValidationFailed(errors=[field_error(["reason"], _("Say why the money is returned."),
+                                                   "reason_required")])
+    minor = bill.paid_minor if not amount else _parse_amount(amount, bill.currency, "amount")
+    if minor > bill.paid_minor:
+        raise ValidationFailed(errors=[field_error(["amount"], _("A refund cannot exceed what was paid."),
+                                                   "refund_too_large")])
+    refund = Refund(bill_id=bill.id, amount_minor=minor, currency=bill.currency, reason=reason.strip(),
+                    status="pending", requested_by=actor.id)
+    session.add(refund)
+    session.flush()
+    audit.record_change(session, actor, action="refund.request", subject_type="payments_refund",
+                        subject_id=refund.id, after={"bill": bill.number, "amount_minor": minor}, reason=reason)
+    limit = four_eyes_above.get(bill.currency)
+    if limit is None or minor > limit:
+        return RefundRead.model_validate(refund)
+    return _complete_refund(session, actor, refund, bill, refund_url)
+
+
+def approve_refund(session: Session, actor: Actor, *, refund_id: uuid.UUID,
+                   refund_url: str | None = None) -> RefundRead:
+    """The second officer approves a refund above the limit; the requester cannot approve their own."""
+    refund = repository.refund(session, refund_id, lock=True)
+    if refund is None:
+        raise NotFound(_("There is no such refund."))
+    bill = session.get(Bill, refund.bill_id, with_for_update=True)
+    assert bill is not None
+    actor.require(PAYMENTS_APPROVE_REFUND, bill.org_unit_id)
+    if refund.status != "pending":
+        raise Conflict(_("This refund was already decided."))
+    if refund.requested_by is not None and refund.requested_by == actor.id:
+        raise Forbidden(_("A second officer must approve a refund you requested."))
+    if bill.status != "paid":
+        raise Conflict(_("Only a paid bill can be refunded."))
+    return _complete_refund(session, actor, refund, bill, refund_url)
+
+
+def reject_refund(session: Session, actor: Actor, *, refund_id: uuid.UUID, reason: str) -> RefundRead:
+    """The second officer turns a refund down."""
+    refund = repository.refund(session, refund_id, lock=True)
+    if refund is None:
+        raise NotFound(_("There is no such refund."))
+    bill = session.get(Bill, refund.bill_id)
+    assert bill is not None
+    actor.require(PAYMENTS_APPROVE_REFUND, bill.org_unit_id)
+    if refund.status != "pending":
+        raise Conflict(_("This refund was already decided."))
+    refund.status = "rejected"
+    refund.decided_by = actor.id
+    refund.decided_at = utcnow()
+    session.flush()
+    audit.record_change(session, actor, action="refund.reject", subject_type="payments_refund",
+                        subject_id=refund.id, after={"status": "rejected"}, reason=reason)
+    return RefundRead.model_validate(refund)
+
+
+def _complete_refund(session: Session, actor: Actor, refund: Refund, bill: Bill,
+                     refund_url: str | None) -> RefundRead:
+    before = _snapshot(bill)
+    refund.status = "completed"
+    refund.decided_by = actor.id
+    refund.decided_at = utcnow()
+    provider = bill.provider or "unknown"
+    post_transaction(session, kind="refund", currency=bill.currency, bill_id=bill.id, memo=str(refund.id),
+                     lines=[(agency_account(bill.agency_code), refund.amount_minor),
+                            (clearing_account(provider), -refund.amount_minor)])
+    bill.status = "refunded"
+    session.flush()
+    audit.record_change(session, actor, action="bill.refund", subject_type="payments_bill", subject_id=bill.id,
+                        before=before, after=_snapshot(bill), reason=refund.reason)
+    if refund_url:  # the provider returns the money to the payer's account
+        enqueue(session, channel="webhook", destination=refund_url, idempotency_key=f"refund:{refund.id}",
+                payload={"transaction_ref": bill.provider_ref, "amount": str(Money(refund.amount_minor,
+                                                                               bill.currency).decimal()),
+                     "currency": bill.currency, "refund_id": str(refund.id)})
+    return RefundRead.model_validate(refund)
+
+
+def list_refunds(session: Session, actor: Actor, *, status: str | None = None) -> list[RefundRead]:
+    """Refunds, newest first (``status="pending"``: those waiting for a second officer)."""
+    actor.require(PAYMENTS_READ)
+    return [RefundRead.model_validate(r) for r in repository.refunds(session, status)]
+
+
+def money_text(minor: int, currency: str) -> str:
+    """An amount as a plain decimal string (``41000``, ``12.50``), as providers send it."""
+    return format(Money(minor, currency).decimal().quantize(Decimal(1).scaleb(-2)), "f")
