@@ -17,6 +17,7 @@ from nokor.audit import cli as audit_cli
 from nokor.config import get_settings
 from nokor.db import cli_session_scope
 from nokor.payments import cli as payments_cli
+from nokor.trust import cli as trust_cli
 
 app = typer.Typer(help="Nokor digital-government platform.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_show_locals=False)
@@ -29,6 +30,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(accounts_cli.app, name="accounts")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(payments_cli.app, name="payments")
+app.add_typer(trust_cli.app, name="trust")
 outbox_app = typer.Typer(help="Outgoing messages and dead letters.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 console = Console()
