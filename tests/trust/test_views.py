@@ -28,7 +28,8 @@ class TestVerificationPortal:
     def test_in_khmer_arabic_and_german(self, client, db, ring, hierarchy):
         signed = trust.sign_pdf(db, SYSTEM, ring=ring, data=birth_certificate_pdf())
         db.commit()
-        for lang, words in (("km", "ហត្ថលេខា"), ("ar", "التوقيع"), ("de", "Signatur")):
+        for lang, words in (("km", "ហត្ថលេខាទាំងអស់មានសុពលភាព។"), ("ar", "جميع التوقيعات صحيحة."),
+                            ("de", "Alle Signaturen sind gültig.")):
             answer = _post(client, files={"file": ("b.pdf", signed.pdf, "application/pdf")}, lang=lang)
             assert answer.status_code == 200 and words in answer.text, lang
         arabic = client.get("/trust/verify?lang=ar", headers=HTML)
