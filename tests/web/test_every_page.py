@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from tests.conftest import SYSTEM, make_admin, make_officer, make_org_unit, sign_in
 
 from nokor import audit
 from nokor.kit import outbox
-from tests.conftest import SYSTEM, make_admin, make_officer, make_org_unit, sign_in
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "nokor"
 LOCALE_DIR = SRC / "web" / "locale"

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from nokor.backoffice import service
-from nokor.kit.outbox import OutboxMessageRead
 from nokor.kit.errors import problem_responses
+from nokor.kit.outbox import OutboxMessageRead
 from nokor.kit.pagination import Page
 from nokor.web.deps import CurrentActor, DbSession
 
