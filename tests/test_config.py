@@ -36,3 +36,13 @@ def test_describe_masks_secrets(tmp_path):
     printed = "\n".join(f"{n}={v}" for n, v, _ in settings.describe())
     assert "super-secret-value" not in printed and "db-password" not in printed
     assert "NOKOR_SECRET_KEY=********" in printed and "nokor:********@db.internal" in printed
+
+
+def test_production_refuses_a_plain_http_base_url(tmp_path):
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="https"):
+        Settings(data_dir=tmp_path, environment="production", base_url="http://nokor.gov.kh")
+    secure = Settings(data_dir=tmp_path, environment="production", base_url="https://nokor.gov.kh")
+    assert secure.force_https is True

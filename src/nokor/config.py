@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCALES: tuple[str, ...] = ("km", "en", "ar", "de")
@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NOKOR_", env_file=".env", extra="ignore")
 
     environment: Literal["development", "test", "production"] = Field(
-        "development", description="Where this process runs; production refuses unsafe defaults."
+        "development",
+        description="Where this process runs; production refuses to start without an https base URL and "
+        "always sends Secure cookies and HSTS.",
     )
     data_dir: Path = Field(
         Path("./var"),
@@ -111,6 +113,14 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Lowest level written to the log.")
     log_json: bool = Field(True, description="Write logs as JSON lines (false: readable console lines).")
+
+    @model_validator(mode="after")
+    def _safe_in_production(self) -> Settings:
+        if self.environment == "production" and not self.base_url.startswith("https://"):
+            raise ValueError("in production NOKOR_BASE_URL must be an https:// address")
+        if self.environment == "production":
+            self.force_https = True
+        return self
 
     @cached_property
     def effective_database_url(self) -> str:
