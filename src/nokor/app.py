@@ -28,6 +28,7 @@ from nokor.db import make_engine, make_session_factory
 from nokor.kit import i18n
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.logs import configure_logging
+from nokor.payments import api as payments_api
 from nokor.registries import api as registries_api
 from nokor.registries import govstack as registries_govstack
 from nokor.trust import api as trust_api
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (trust_api.router, trust_api.public_router, trust_govstack.router, trust_views.router):
         app.include_router(router)
+    app.include_router(payments_api.router)
     return app
 
 

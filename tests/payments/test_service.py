@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 from tests.conftest import SYSTEM, make_officer, make_org_unit, make_role
+from tests.payments.factories import make_fee
 
 from nokor import accounts, payments
 from nokor.kit.actor import Actor
@@ -17,14 +18,6 @@ from nokor.kit.ids import damm_valid
 
 SECRET = "test-webhook-secret"
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-
-
-def make_fee(session: Session, *, code: str = "PASSPORT", amount: str = "400000", currency: str = "KHR",
-             org_unit: str | None = None) -> payments.FeeRead:
-    unit = org_unit or make_org_unit(session, code=f"AG{uuid.uuid4().hex[:4].upper()}").code
-    return payments.create_fee(session, SYSTEM, data=payments.FeeCreate(
-        code=code, name={"en": "Ordinary passport", "km": "លិខិតឆ្លងដែនធម្មតា"}, amount=amount, currency=currency,
-        org_unit_code=unit, bakong_account_id="gdi_fees@nbcq"))
 
 
 def make_bill(session: Session, **fee: str) -> payments.BillRead:

@@ -65,3 +65,29 @@ def qr_image(
     else:
         out.write_text(qr_svg(payload), encoding="utf-8")
     console.print(f"QR image written to {out}")
+
+
+@app.command("sandbox-bank")
+def sandbox_bank(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8070,
+    callback_url: Annotated[str | None, typer.Option(help="Where to send payment callbacks")] = None,
+    secret: Annotated[str | None, typer.Option(envvar="NOKOR_PAYMENTS_WEBHOOK_SECRET",
+                                               help="HMAC secret (default: derived like Nokor's)")] = None,
+    late_seconds: Annotated[float, typer.Option(help="Delay of a 'late' callback")] = 2.0,
+    chaos: Annotated[float, typer.Option(help="Share of payments called back late, twice or out of order")] = 0.3,
+) -> None:
+    """Run the sandbox bank on loopback: it pays QR codes and calls Nokor back (Ctrl-C stops it)."""
+    import uvicorn
+
+    from nokor.config import get_settings
+    from nokor.payments.sandbox import SandboxBank, create_sandbox_app
+    from nokor.payments.service import webhook_secret
+
+    settings = get_settings()
+    configured = settings.payments_webhook_secret.get_secret_value() if settings.payments_webhook_secret else None
+    bank = SandboxBank(
+        callback_url=callback_url or settings.base_url.rstrip("/") + "/api/v1/payments/callbacks/sandbox",
+        secret=secret or webhook_secret(configured, settings.effective_secret_key),
+        late_seconds=late_seconds, chaos=chaos)
+    console.print(f"sandbox bank: http://127.0.0.1:{port}  (callbacks to {bank.callback_url})")
+    uvicorn.run(create_sandbox_app(bank), host="127.0.0.1", port=port, log_level="warning")

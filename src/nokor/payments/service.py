@@ -310,14 +310,19 @@ def receive_notification(session: Session, *, provider: str, body: bytes, header
         note = _record(session, provider, body, headers, signature_valid=True, outcome="rejected",
                        detail=f"unreadable: {exc}"[:400])
         return PaymentOutcome(notification_id=note.id, outcome="rejected", detail="unreadable body")
-    if repository.notification_by_event(session, provider, event_id) is not None:
-        return _duplicate(session, provider, body, headers, ref, f"event {event_id} seen before")
-    try:
-        with session.begin_nested():
-            note = _record(session, provider, body, headers, signature_valid=True, outcome="received",
-                           event_id=event_id, transaction_ref=ref, amount_minor=amount, currency=currency)
-    except IntegrityError:
-        return _duplicate(session, provider, body, headers, ref, f"event {event_id} seen before")
+    seen = repository.notification_by_event(session, provider, event_id)
+    if seen is None:
+        try:
+            with session.begin_nested():
+                note = _record(session, provider, body, headers, signature_valid=True, outcome="received",
+                               event_id=event_id, transaction_ref=ref, amount_minor=amount, currency=currency)
+        except IntegrityError:
+            seen = repository.notification_by_event(session, provider, event_id)
+    if seen is not None:
+        duplicate = _record(session, provider, body, headers, signature_valid=True, outcome="duplicate",
+                            detail=f"event {event_id} seen before", transaction_ref=ref, bill_id=seen.bill_id,
+                            amount_minor=amount, currency=currency)
+        return PaymentOutcome(notification_id=duplicate.id, outcome="duplicate", detail=duplicate.detail)
     bill = repository.bill_for_payment(session, md5=event.get("md5"), number=event.get("bill_number"))
     if bill is not None:
         note.bill_id = bill.id
@@ -335,13 +340,6 @@ def receive_notification(session: Session, *, provider: str, body: bytes, header
         return _settle_note(note, bill, "held", "the amount differs from the bill")
     _pay(session, bill, provider=provider, ref=ref, amount=amount, paid_at=paid_at)
     return _settle_note(note, bill, "applied", None)
-
-
-def _duplicate(session: Session, provider: str, body: bytes, headers: Mapping[str, str], ref: str,
-               detail: str) -> PaymentOutcome:
-    note = _record(session, provider, body, headers, signature_valid=True, outcome="duplicate", detail=detail,
-                   transaction_ref=ref)
-    return PaymentOutcome(notification_id=note.id, outcome="duplicate", detail=detail)
 
 
 def _settle_note(note: ProviderNotification, bill: Bill | None, outcome: str, detail: str | None) -> PaymentOutcome:

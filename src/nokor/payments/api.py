@@ -1,0 +1,160 @@
+"""JSON routes of the payments domain under /api/v1/payments, and the providers' callback."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from nokor.config import Settings
+from nokor.kit.errors import Unauthorized, problem_responses
+from nokor.kit.pagination import Page
+from nokor.payments import service
+from nokor.payments.images import qr_png, qr_svg
+from nokor.payments.schemas import (
+    Balance,
+    BillCreate,
+    BillRead,
+    BillStatusRead,
+    FeeCreate,
+    FeeRead,
+    LedgerCheck,
+    NotificationRead,
+    PaymentOutcome,
+    RefundRead,
+)
+from nokor.web.deps import CurrentActor, DbSession
+
+router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
+PROBLEMS = problem_responses(401, 403, 422)
+WITH_404 = problem_responses(401, 403, 404, 409, 422)
+MAX_CALLBACK_BYTES = 64 * 1024
+
+
+class CancelBody(BaseModel):
+    reason: str
+
+
+class RefundBody(BaseModel):
+    reason: str
+    amount: str | None = None
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def callback_secret(settings: Settings) -> str:
+    configured = settings.payments_webhook_secret.get_secret_value() if settings.payments_webhook_secret else None
+    return service.webhook_secret(configured, settings.effective_secret_key)
+
+
+def refund_url(settings: Settings) -> str:
+    return settings.payments_bakong_url.rstrip("/") + "/v1/refunds"
+
+
+@router.post("/callbacks/{provider}", response_model=PaymentOutcome, responses=problem_responses(401, 413),
+             summary="A provider's payment notification (HMAC-SHA256 of the body in X-Provider-Signature)")
+async def provider_callback(request: Request, session: DbSession, provider: str) -> Response:
+    body = await request.body()
+    if len(body) > MAX_CALLBACK_BYTES or len(provider) > 32:
+        return JSONResponse({"type": "https://nokor.gov/problems/payload-too-large", "title": "Too large",
+                             "status": 413}, status_code=413, media_type="application/problem+json")
+    outcome = service.receive_notification(session, provider=provider, body=body, headers=dict(request.headers),
+                                           secret=callback_secret(settings_of(request)))
+    if outcome.outcome == "rejected" and outcome.detail == "bad signature":
+        # Answered without raising, so that the rejected notification stays recorded.
+        problem = Unauthorized(outcome.detail)
+        return JSONResponse(problem.to_dict(instance=request.url.path), status_code=401,
+                            media_type="application/problem+json")
+    status = 400 if outcome.outcome == "rejected" else 200
+    return JSONResponse(outcome.model_dump(mode="json"), status_code=status)
+
+
+@router.get("/fees", response_model=list[FeeRead], responses=PROBLEMS, summary="The fee schedule")
+def fees(session: DbSession, actor: CurrentActor) -> list[FeeRead]:
+    return service.list_fees(session, actor)
+
+
+@router.post("/fees", response_model=FeeRead, status_code=201, responses=WITH_404)
+def create_fee(session: DbSession, actor: CurrentActor, body: FeeCreate) -> FeeRead:
+    return service.create_fee(session, actor, data=body)
+
+
+@router.post("/bills", response_model=BillRead, status_code=201, responses=WITH_404, summary="Issue a bill")
+def issue_bill(request: Request, session: DbSession, actor: CurrentActor, body: BillCreate) -> BillRead:
+    settings = settings_of(request)
+    return service.issue_bill(session, actor, data=body, qr_minutes=settings.payments_qr_minutes,
+                              bill_days=settings.payments_bill_days)
+
+
+@router.get("/bills", response_model=Page[BillRead], responses=PROBLEMS)
+def bills(session: DbSession, actor: CurrentActor, status: str | None = None, cursor: str | None = None,
+          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[BillRead]:
+    return service.list_bills(session, actor, status=status, cursor=cursor, limit=limit)
+
+
+@router.get("/bills/{number}", response_model=BillRead, responses=WITH_404)
+def bill(session: DbSession, actor: CurrentActor, number: str) -> BillRead:
+    return service.get_bill(session, actor, number=number)
+
+
+@router.get("/bills/{number}/status", response_model=BillStatusRead, responses=problem_responses(404),
+            summary="The state of a bill, for the payer's page (no sign-in)")
+def bill_status(session: DbSession, number: str) -> BillStatusRead:
+    return service.bill_status(session, number=number)
+
+
+@router.get("/bills/{number}/qr.svg", responses=problem_responses(404), response_class=Response,
+            summary="The bill's KHQR as an SVG image (no sign-in)")
+def bill_qr_svg(session: DbSession, number: str) -> Response:
+    found = service.bill_for_payer(session, number=number)
+    return Response(qr_svg(found.qr_payload, title=f"KHQR {found.number}"), media_type="image/svg+xml",
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/bills/{number}/qr.png", responses=problem_responses(404), response_class=Response,
+            summary="The bill's KHQR as a PNG image (no sign-in)")
+def bill_qr_png(session: DbSession, number: str) -> Response:
+    found = service.bill_for_payer(session, number=number)
+    return Response(qr_png(found.qr_payload), media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.post("/bills/{number}/cancel", response_model=BillRead, responses=WITH_404)
+def cancel_bill(session: DbSession, actor: CurrentActor, number: str, body: CancelBody) -> BillRead:
+    return service.cancel_bill(session, actor, number=number, reason=body.reason)
+
+
+@router.post("/bills/{number}/refunds", response_model=RefundRead, status_code=201, responses=WITH_404)
+def request_refund(request: Request, session: DbSession, actor: CurrentActor, number: str,
+                   body: RefundBody) -> RefundRead:
+    settings = settings_of(request)
+    return service.request_refund(session, actor, number=number, reason=body.reason, amount=body.amount,
+                                  four_eyes_above=service.four_eyes_limits(settings.payments_four_eyes_above),
+                                  refund_url=refund_url(settings))
+
+
+@router.post("/refunds/{refund_id}/approve", response_model=RefundRead, responses=WITH_404)
+def approve_refund(request: Request, session: DbSession, actor: CurrentActor, refund_id: uuid.UUID) -> RefundRead:
+    return service.approve_refund(session, actor, refund_id=refund_id, refund_url=refund_url(settings_of(request)))
+
+
+@router.get("/notifications", response_model=Page[NotificationRead], responses=PROBLEMS)
+def notifications(session: DbSession, actor: CurrentActor, outcome: str | None = None, cursor: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[NotificationRead]:
+    return service.list_notifications(session, actor, outcome=outcome, cursor=cursor, limit=limit)
+
+
+@router.get("/ledger/balances", response_model=list[Balance], responses=PROBLEMS)
+def balances(session: DbSession, actor: CurrentActor) -> list[Balance]:
+    return service.ledger_balances(session, actor)
+
+
+@router.get("/ledger/check", response_model=LedgerCheck, responses=PROBLEMS,
+            summary="Proof that every ledger transaction balances")
+def ledger_check(session: DbSession, actor: CurrentActor) -> LedgerCheck:
+    return service.check_ledger(session, actor)
