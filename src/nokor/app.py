@@ -29,6 +29,7 @@ from nokor.kit import i18n
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.logs import configure_logging
 from nokor.payments import api as payments_api
+from nokor.payments import govstack as payments_govstack
 from nokor.registries import api as registries_api
 from nokor.registries import govstack as registries_govstack
 from nokor.trust import api as trust_api
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (trust_api.router, trust_api.public_router, trust_govstack.router, trust_views.router):
         app.include_router(router)
     app.include_router(payments_api.router)
+    app.include_router(payments_govstack.router)
     return app
 
 

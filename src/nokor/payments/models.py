@@ -153,3 +153,17 @@ class ReconciliationItem(Base):
     expected_minor: Mapped[int | None] = mapped_column(BigInteger)
     settled_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[str | None] = mapped_column(String(3))
+
+
+class RequestToPay(Base):
+    """A biller's request to pay a bill, forwarded to the payer's bank (GovStack RTP)."""
+
+    __tablename__ = "payments_rtp"
+    __table_args__ = (UniqueConstraint("biller_id", "rtp_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    biller_id: Mapped[str] = mapped_column(String(64))
+    rtp_id: Mapped[str] = mapped_column(String(64))
+    txn_id: Mapped[str] = mapped_column(String(64))
+    bill_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments_bill.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

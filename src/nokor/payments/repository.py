@@ -18,6 +18,7 @@ from nokor.payments.models import (
     Reconciliation,
     ReconciliationItem,
     Refund,
+    RequestToPay,
 )
 
 
@@ -129,3 +130,12 @@ def reconciliations(session: Session) -> Sequence[Reconciliation]:
 def reconciliation_items(session: Session, reconciliation_id: uuid.UUID, limit: int) -> Sequence[ReconciliationItem]:
     return session.scalars(select(ReconciliationItem).where(ReconciliationItem.reconciliation_id == reconciliation_id)
                            .order_by(ReconciliationItem.kind, ReconciliationItem.line_no).limit(limit)).all()
+
+
+def rtp_by_id(session: Session, rtp_id: str) -> RequestToPay | None:
+    """A request to pay by its Nokor id (UUID) or by the biller's rTPID."""
+    try:
+        return session.get(RequestToPay, uuid.UUID(rtp_id))
+    except ValueError:
+        return session.scalars(select(RequestToPay).where(RequestToPay.rtp_id == rtp_id)
+                               .order_by(RequestToPay.created_at.desc())).first()

@@ -68,6 +68,7 @@ class SandboxBank:
         self.random = random.Random(seed)  # noqa: S311 - picks test behaviours, not secrets
         self.booked: dict[str, Booked] = {}
         self.refunds: list[dict[str, Any]] = []
+        self.rtps: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
     def pay(self, request: PayRequest) -> Booked:
@@ -186,6 +187,11 @@ def create_sandbox_app(bank: SandboxBank) -> FastAPI:
     def refund(body: dict[str, Any]) -> dict[str, str]:
         bank.refunds.append(body)
         return {"status": "accepted"}
+
+    @app.post("/v1/rtp")
+    def request_to_pay(body: dict[str, Any]) -> dict[str, str]:
+        bank.rtps.append(body)
+        return {"responseCode": "00", "responseDescription": "presented to the payer"}
 
     @app.get("/v1/settlement.csv", response_class=PlainTextResponse)
     def settlement() -> str:

@@ -173,3 +173,17 @@ class ReconciliationItemRead(BaseModel):
     expected_minor: int | None
     settled_minor: int | None
     currency: str | None
+
+
+class RtpRead(BaseModel):
+    """A request to pay and the state of its bill."""
+
+    id: uuid.UUID
+    biller_id: str
+    rtp_id: str
+    txn_id: str
+    bill_number: str
+    amount_minor: int
+    currency: str
+    bill_status: str
+    status: str

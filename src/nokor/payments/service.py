@@ -27,7 +27,7 @@ from nokor.kit.outbox import enqueue
 from nokor.kit.pagination import DEFAULT_LIMIT, Page, paginate
 from nokor.kit.time import utcnow
 from nokor.payments import emvqr, repository
-from nokor.payments.models import Bill, Fee, LedgerEntry, ProviderNotification, Refund
+from nokor.payments.models import Bill, Fee, LedgerEntry, ProviderNotification, Refund, RequestToPay
 from nokor.payments.schemas import (
     Balance,
     BillCreate,
@@ -40,6 +40,7 @@ from nokor.payments.schemas import (
     NotificationRead,
     PaymentOutcome,
     RefundRead,
+    RtpRead,
 )
 
 log = structlog.get_logger("nokor.payments")
@@ -47,6 +48,8 @@ log = structlog.get_logger("nokor.payments")
 PAYMENTS_MANAGE = declare_permission("payments.manage", _l("Manage the fee schedule and issue or cancel bills"))
 PAYMENTS_READ = declare_permission("payments.read", _l("See bills, payments, the ledger and reconciliations"))
 PAYMENTS_REFUND = declare_permission("payments.refund", _l("Request refunds of paid bills"))
+PAYMENTS_NOTIFY = declare_permission(
+    "payments.notify", _l("Notify payments of bills (the systems of payer banks)"))
 PAYMENTS_APPROVE_REFUND = declare_permission(
     "payments.approve_refund", _l("Approve refunds above the four-eyes amount (as the second officer)"))
 
@@ -303,6 +306,14 @@ def receive_notification(session: Session, *, provider: str, body: bytes, header
         return PaymentOutcome(notification_id=note.id, outcome="rejected", detail="bad signature")
     try:
         event = json.loads(body)
+    except ValueError:
+        event = None
+    return _take_event(session, provider=provider, body=body, headers=headers, event=event)
+
+
+def _take_event(session: Session, *, provider: str, body: bytes, headers: Mapping[str, str],
+                event: Any) -> PaymentOutcome:
+    try:
         event_id, ref, status = str(event["event_id"]), str(event["transaction_ref"]), str(event["status"])
         currency = str(event["currency"])
         amount = Money.parse(str(event["amount"]), currency).minor
@@ -340,6 +351,21 @@ def receive_notification(session: Session, *, provider: str, body: bytes, header
         return _settle_note(note, bill, "held", "the amount differs from the bill")
     _pay(session, bill, provider=provider, ref=ref, amount=amount, paid_at=paid_at)
     return _settle_note(note, bill, "applied", None)
+
+
+def notify_bill_payment(session: Session, actor: Actor, *, payer_fi: str, request_id: str, bill_number: str,
+                        payment_ref: str, body: bytes, headers: Mapping[str, str]) -> PaymentOutcome:
+    """A payer bank's system says it paid a bill in full (GovStack bill payment notification).
+
+    The bank is an authenticated API client; its notification is recorded verbatim and applied like a
+    provider callback, so a repeated request id or payment reference never pays twice.
+    """
+    actor.require(PAYMENTS_NOTIFY)
+    bill = repository.bill_by_number(session, bill_number)
+    event = {"event_id": request_id, "transaction_ref": payment_ref, "status": "SUCCESS", "bill_number": bill_number,
+             "amount": money_text(bill.amount_minor, bill.currency) if bill else "0",
+             "currency": bill.currency if bill else "KHR"}
+    return _take_event(session, provider=f"fi:{payer_fi}"[:32], body=body, headers=headers, event=event)
 
 
 def _settle_note(note: ProviderNotification, bill: Bill | None, outcome: str, detail: str | None) -> PaymentOutcome:
@@ -495,3 +521,51 @@ def list_refunds(session: Session, actor: Actor, *, status: str | None = None) -
 def money_text(minor: int, currency: str) -> str:
     """An amount as a plain decimal string (``41000``, ``12.50``), as providers send it."""
     return format(Money(minor, currency).decimal().quantize(Decimal(1).scaleb(-2)), "f")
+
+
+# --- request to pay (GovStack) --------------------------------------------------------------------
+
+
+def _rtp_read(rtp: RequestToPay, bill: Bill) -> RtpRead:
+    status = {"paid": "PAID", "open": "PENDING", "refunded": "REFUNDED"}.get(bill.status, "REJECTED")
+    return RtpRead(id=rtp.id, biller_id=rtp.biller_id, rtp_id=rtp.rtp_id, txn_id=rtp.txn_id, bill_number=bill.number,
+                   amount_minor=bill.amount_minor, currency=bill.currency, bill_status=bill.status, status=status)
+
+
+def request_to_pay(session: Session, actor: Actor, *, biller_id: str, rtp_id: str, txn_id: str, bill_number: str,
+                   amount: str | None, payer_bank_url: str | None) -> RtpRead:
+    """Ask the payer's bank to present a bill to its customer (request to pay), through the outbox."""
+    bill = _bill(session, bill_number)
+    actor.require(PAYMENTS_MANAGE, bill.org_unit_id)
+    if bill.status != "open":
+        raise Conflict(_("Only an open bill can be requested for payment."))
+    if amount is not None and _parse_amount(amount, bill.currency, "billDetails/Amount") != bill.amount_minor:
+        raise ValidationFailed(errors=[field_error(["billDetails", "Amount"], _("The amount differs from the bill."),
+                                                   "amount_mismatch")])
+    rtp = RequestToPay(biller_id=biller_id, rtp_id=rtp_id, txn_id=txn_id, bill_id=bill.id)
+    try:
+        with session.begin_nested():
+            session.add(rtp)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(_("This request to pay was already sent.")) from exc
+    if payer_bank_url:
+        enqueue(session, channel="webhook", destination=payer_bank_url, idempotency_key=f"rtp:{rtp.id}",
+                payload={"TxnID": txn_id, "rTPID": rtp_id, "billDetails": {
+                    "Bill ID": bill.number, "Biller Name": biller_id, "Amount": money_text(bill.amount_minor,
+                                                                                            bill.currency),
+                    "Currency": bill.currency, "KHQR": bill.qr_payload}})
+    audit.record_change(session, actor, action="rtp.send", subject_type="payments_bill", subject_id=bill.id,
+                        after={"rtp_id": rtp_id, "txn_id": txn_id, "biller_id": biller_id})
+    return _rtp_read(rtp, bill)
+
+
+def transfer_request_status(session: Session, actor: Actor, *, rtp_id: str) -> RtpRead:
+    """Where a request to pay stands: pending until its bill is paid."""
+    actor.require(PAYMENTS_READ)
+    found = repository.rtp_by_id(session, rtp_id)
+    if found is None:
+        raise NotFound(_("There is no such request to pay."))
+    bill = session.get(Bill, found.bill_id)
+    assert bill is not None
+    return _rtp_read(found, bill)
