@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from nokor.payments import emvqr
 from nokor.payments.images import qr_png, qr_svg
@@ -91,3 +92,43 @@ def sandbox_bank(
         late_seconds=late_seconds, chaos=chaos)
     console.print(f"sandbox bank: http://127.0.0.1:{port}  (callbacks to {bank.callback_url})")
     uvicorn.run(create_sandbox_app(bank), host="127.0.0.1", port=port, log_level="warning")
+
+
+@app.command("reconcile")
+def reconcile_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Settlement CSV of the provider")],
+    provider: Annotated[str, typer.Option(help="Provider whose payments the file settles")] = "sandbox",
+) -> None:
+    """Match a provider's settlement file against the payments and keep the report (streams any size)."""
+    import hashlib
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from nokor.db import cli_session_scope
+    from nokor.kit.actor import Actor
+    from nokor.kit.errors import Problem
+    from nokor.payments import service
+
+    digest = hashlib.sha256()
+    with file.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err, transient=True) as bar, \
+                cli_session_scope() as session, file.open(encoding="utf-8", newline="") as lines:
+            task = bar.add_task("reading the settlement file")
+            report = service.reconcile_settlement(
+                session, Actor.system("cli"), provider=provider, filename=file.name, lines=lines,
+                file_sha256=digest.hexdigest(),
+                progress=lambda n: bar.update(task, description=f"{n:,} lines read"))
+    except Problem as problem:
+        err.print(f"[red]{problem.detail or problem.title}[/red]")
+        for item in problem.errors or []:
+            err.print(f"  {item['detail']}")
+        raise typer.Exit(2) from problem
+    table = Table("kind", "count")
+    for kind in ("matched", "missing", "unexpected", "amount_mismatch", "duplicate", "unreadable"):
+        table.add_row(kind, f"{report.counts.get(kind, 0):,}")
+    console.print(table)
+    console.print(f"reconciliation {report.id}: {report.lines:,} lines of {file.name} against {provider}; "
+                  f"settled {report.counts.get('settled_minor', {})} (minor units)")

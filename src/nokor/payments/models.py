@@ -133,6 +133,7 @@ class Reconciliation(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     provider: Mapped[str] = mapped_column(String(32))
     filename: Mapped[str] = mapped_column(String(400))
+    file_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
     lines: Mapped[int] = mapped_column(Integer)
     counts: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

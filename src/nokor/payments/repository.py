@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from nokor.payments.models import (
@@ -139,3 +139,12 @@ def rtp_by_id(session: Session, rtp_id: str) -> RequestToPay | None:
     except ValueError:
         return session.scalars(select(RequestToPay).where(RequestToPay.rtp_id == rtp_id)
                                .order_by(RequestToPay.created_at.desc())).first()
+
+
+def reconciliation_by_sha256(session: Session, sha256: str) -> Reconciliation | None:
+    return session.scalar(select(Reconciliation).where(Reconciliation.file_sha256 == sha256))
+
+
+def add_reconciliation_items(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(ReconciliationItem), rows)

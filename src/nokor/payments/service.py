@@ -7,7 +7,7 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,7 +27,16 @@ from nokor.kit.outbox import enqueue
 from nokor.kit.pagination import DEFAULT_LIMIT, Page, paginate
 from nokor.kit.time import utcnow
 from nokor.payments import emvqr, repository
-from nokor.payments.models import Bill, Fee, LedgerEntry, ProviderNotification, Refund, RequestToPay
+from nokor.payments.models import (
+    Bill,
+    Fee,
+    LedgerEntry,
+    ProviderNotification,
+    Reconciliation,
+    Refund,
+    RequestToPay,
+)
+from nokor.payments.reconciliation import Expected, Outcome, SettlementFileError, reconcile
 from nokor.payments.schemas import (
     Balance,
     BillCreate,
@@ -39,6 +48,8 @@ from nokor.payments.schemas import (
     LedgerLine,
     NotificationRead,
     PaymentOutcome,
+    ReconciliationItemRead,
+    ReconciliationRead,
     RefundRead,
     RtpRead,
 )
@@ -569,3 +580,67 @@ def transfer_request_status(session: Session, actor: Actor, *, rtp_id: str) -> R
     bill = session.get(Bill, found.bill_id)
     assert bill is not None
     return _rtp_read(found, bill)
+
+
+# --- reconciliation -------------------------------------------------------------------------------
+
+
+def reconcile_settlement(session: Session, actor: Actor, *, provider: str, filename: str, lines: Iterable[str],
+                         file_sha256: str | None = None, progress: Callable[[int], None] | None = None,
+                         ) -> ReconciliationRead:
+    """Match a provider's settlement file against its recorded payments and keep the report.
+
+    Matched payments are settled into the treasury (one balanced ledger transaction per currency);
+    the same file (by its SHA-256) is never imported twice, so nothing is settled twice.
+    """
+    actor.require_everywhere(PAYMENTS_MANAGE)
+    if file_sha256 and repository.reconciliation_by_sha256(session, file_sha256) is not None:
+        raise Conflict(_("This settlement file was already reconciled."))
+    expected = {ref: Expected(number, minor, currency)
+                for ref, number, minor, currency in repository.paid_payments(session, provider)}
+    outcome = Outcome()
+    report = Reconciliation(provider=provider, filename=filename[:400], file_sha256=file_sha256, lines=0, counts={})
+    session.add(report)
+    session.flush()
+    batch: list[dict[str, Any]] = []
+    try:
+        for item in reconcile(lines, expected, outcome, progress):
+            batch.append({"id": uuid.uuid4(), "reconciliation_id": report.id, "kind": item.kind,
+                          "transaction_ref": item.transaction_ref, "bill_number": item.bill_number,
+                          "line_no": item.line_no, "expected_minor": item.expected_minor,
+                          "settled_minor": item.settled_minor, "currency": item.currency})
+            if len(batch) >= 5000:
+                repository.add_reconciliation_items(session, batch)
+                batch = []
+    except SettlementFileError as exc:
+        raise ValidationFailed(errors=[field_error(["file"], _("The settlement file must be CSV with the columns "
+                                                               "transaction_ref, amount and currency."),
+                                                   "bad_settlement_file")]) from exc
+    repository.add_reconciliation_items(session, batch)
+    report.lines = outcome.lines
+    report.counts = {kind: outcome.counts.get(kind, 0) for kind in ("matched", "missing", "unexpected",
+                                                                    "amount_mismatch", "duplicate", "unreadable")}
+    report.counts["settled_minor"] = dict(outcome.matched_minor)
+    for currency, total in outcome.matched_minor.items():
+        post_transaction(session, kind="settlement", currency=currency, memo=f"reconciliation {report.id}",
+                         lines=[(TREASURY, total), (clearing_account(provider), -total)])
+    session.flush()
+    audit.record_change(session, actor, action="reconciliation.import", subject_type="payments_reconciliation",
+                        subject_id=report.id, after={"filename": report.filename, "counts": report.counts})
+    return ReconciliationRead.model_validate(report)
+
+
+def list_reconciliations(session: Session, actor: Actor) -> list[ReconciliationRead]:
+    """Reconciliation reports, newest first."""
+    actor.require(PAYMENTS_READ)
+    return [ReconciliationRead.model_validate(r) for r in repository.reconciliations(session)]
+
+
+def reconciliation_items(session: Session, actor: Actor, *, reconciliation_id: uuid.UUID,
+                         limit: int = 500) -> list[ReconciliationItemRead]:
+    """The discrepancies of one reconciliation (the first ``limit`` of them, by kind)."""
+    actor.require(PAYMENTS_READ)
+    if session.get(Reconciliation, reconciliation_id) is None:
+        raise NotFound(_("There is no such reconciliation."))
+    return [ReconciliationItemRead.model_validate(i)
+            for i in repository.reconciliation_items(session, reconciliation_id, limit)]
