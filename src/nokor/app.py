@@ -30,6 +30,7 @@ from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.logs import configure_logging
 from nokor.payments import api as payments_api
 from nokor.payments import govstack as payments_govstack
+from nokor.payments import views as payments_views
 from nokor.registries import api as registries_api
 from nokor.registries import govstack as registries_govstack
 from nokor.trust import api as trust_api
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(payments_api.router)
     app.include_router(payments_govstack.router)
+    app.include_router(payments_views.router)
     return app
 
 
