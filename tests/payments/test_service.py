@@ -164,3 +164,14 @@ class TestRefunds:
         with pytest.raises(Conflict):
             payments.approve_refund(db, chief, refund_id=refund.id)
         assert payments.bill_status(db, number=bill.number).status == "refunded"
+
+
+class TestDemo:
+    def test_demo_load_is_safe_to_run_twice(self, db: Session) -> None:
+        accounts.load_demo(db)
+        first = payments.load_demo(db)
+        assert sum(line.startswith("bill ") for line in first) == 3
+        assert payments.load_demo(db) == []
+        assert {f.code for f in payments.list_fees(db, SYSTEM)} >= {"PASSPORT-ORD", "NID-REPLACE", "BIRTH-COPY"}
+        bill = payments.list_bills(db, SYSTEM).items[0]
+        assert payments.validate(bill.qr_payload) == []

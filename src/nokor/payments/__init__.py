@@ -3,6 +3,7 @@
 Other domains use only what is listed here.
 """
 
+from nokor.payments.demo import load_demo
 from nokor.payments.emvqr import BrokenRule, InvalidQr, QrPayload, decode, encode, validate
 from nokor.payments.schemas import (
     Balance,
@@ -99,6 +100,7 @@ __all__ = [
     "list_notifications",
     "list_reconciliations",
     "list_refunds",
+    "load_demo",
     "money_text",
     "notify_bill_payment",
     "post_transaction",
