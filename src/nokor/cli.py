@@ -11,12 +11,13 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from nokor import accounts, payments
+from nokor import accounts, payments, registries
 from nokor.accounts import cli as accounts_cli
 from nokor.audit import cli as audit_cli
 from nokor.config import get_settings
 from nokor.db import cli_session_scope
 from nokor.payments import cli as payments_cli
+from nokor.registries import cli as registries_cli
 from nokor.trust import cli as trust_cli
 
 app = typer.Typer(help="Nokor digital-government platform.", no_args_is_help=True, add_completion=False,
@@ -31,6 +32,7 @@ app.add_typer(accounts_cli.app, name="accounts")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(payments_cli.app, name="payments")
 app.add_typer(trust_cli.app, name="trust")
+app.add_typer(registries_cli.app, name="registries")
 outbox_app = typer.Typer(help="Outgoing messages and dead letters.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 console = Console()
@@ -62,7 +64,8 @@ def db_upgrade(revision: str = "head") -> None:
 @demo_app.command("load")
 def demo_load() -> None:
     """Create the demo country (organisation units, roles, officers, API clients); safe to run twice."""
-    steps = [("administration", accounts.load_demo), ("payments", payments.load_demo)]
+    steps = [("administration", accounts.load_demo), ("registries", registries.load_demo),
+             ("payments", payments.load_demo)]
     printed: list[str] = []
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("loading the demo country", total=len(steps))

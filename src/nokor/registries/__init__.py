@@ -4,6 +4,7 @@ Other domains (e-services, statistics, HR) keep their records in registries thro
 """
 
 from nokor.registries.bulk import ImportRejected, export_records, import_file, import_records
+from nokor.registries.demo import load_demo
 from nokor.registries.schemas import (
     AccessGrantRead,
     FieldChange,
@@ -98,6 +99,7 @@ __all__ = [
     "list_access",
     "list_records_page",
     "list_registries",
+    "load_demo",
     "personal_data_usage",
     "preview_form",
     "publish_version",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from nokor import audit
@@ -132,28 +132,42 @@ class _BulkWriter:
     def _copy(self) -> None:
         connection = self.session.connection().connection.driver_connection
         assert connection is not None
+        # Every record of one import shares all but its id, data and subject: render those once.
+        first = self.records[0]
+        head = "\t".join(_copy_text(v) for v in first[1:4])
+        tail = "\t".join(_copy_text(v) for v in first[6:])
+        encode = _JSON.encode
+        lines = []
+        for record_id, _r, _v, _n, data, subject, *_rest in self.records:
+            text = encode(data)
+            if "\\" in text:
+                text = text.replace("\\", "\\\\")
+            lines.append(f"{record_id}\t{head}\t{text}\t{_copy_text(subject)}\t{tail}\n")
+        values = [f"{v[0]}\t{v[1]}\t{v[2]}\t{_copy_text(v[3])}\t{_copy_text(v[4])}\n" for v in self.values]
         with connection.cursor() as cursor:
             with cursor.copy(f"COPY registries_record ({', '.join(RECORD_COLUMNS)}) FROM STDIN") as copy:
-                copy.write("".join(_copy_line(r) for r in self.records))
-            if self.values:
+                copy.write("".join(lines))
+            if values:
                 with cursor.copy(f"COPY registries_field_value ({', '.join(VALUE_COLUMNS)}) FROM STDIN") as copy:
-                    copy.write("".join(_copy_line(v) for v in self.values))
+                    copy.write("".join(values))
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _copy_text(value: Any) -> str:
+    """A value in COPY's text format: backslash escapes, and \\N for null."""
     if value is None:
         return "\\N"
     if isinstance(value, dict):
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        text = _JSON.encode(value)
     elif hasattr(value, "isoformat"):
         text = value.isoformat()
     else:
         text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def _copy_line(row: tuple[Any, ...]) -> str:
-    return "\t".join(_copy_text(v) for v in row) + "\n"
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
 
 
 def import_records(session: Session, actor: Actor, *, name: str, stream: IO[bytes], fmt: ImportFormat,
@@ -205,17 +219,20 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
             rejects.write(json.dumps({"row": number, "errors": text, "line": raw.rstrip("\n")},
                                      ensure_ascii=False) + "\n")
 
+    # Keys can collide with records already there only; this file's own keys are checked in memory.
+    check_stored_keys = key is not None and repository.has_records(session, registry.id)
+    if check_stored_keys:
+        repository.refresh_statistics(session)
+
     def taken_keys() -> set[Any]:
-        if key is None:
+        if key is None or not check_stored_keys:
             return set()
         spec = properties.get(key, {})
-        texts = [schema_rules.index_value(spec, d.get(key))[0] for _n, d, _r in pending]
-        texts = [t for t in texts if t is not None]
+        found = [schema_rules.index_value(spec, d.get(key))[0] for _n, d, _r in pending]
+        texts = [t for t in found if t is not None]
         taken: set[Any] = set()
-        for start in range(0, len(texts), 500):
-            taken.update(session.scalars(select(FieldValue.value_text).where(
-                FieldValue.registry_id == registry.id, FieldValue.field == key,
-                FieldValue.value_text.in_(texts[start:start + 500]))).all())
+        for start in range(0, len(texts), 1000):
+            taken |= repository.existing_texts(session, registry.id, key, texts[start:start + 1000])
         return taken
 
     def flush_batch() -> None:

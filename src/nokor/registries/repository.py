@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, func, insert, select
+from sqlalchemy import Select, String, any_, bindparam, cast, delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from nokor.registries.models import AccessGrant, FieldValue, Record, RecordVersion, Registry, SchemaVersion
@@ -113,3 +114,29 @@ def select_field_prefix(registry_id: uuid.UUID, fields: list[str], pattern: str)
         FieldValue.registry_id == registry_id, FieldValue.field.in_(fields),
         FieldValue.value_text.like(pattern, escape="\\"),
     )
+
+
+def existing_texts(session: Session, registry_id: uuid.UUID, field: str, texts: list[str]) -> set[str]:
+    """Which of ``texts`` the indexed ``field`` already holds (for keys that must stay unique)."""
+    if not texts:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        # One array parameter: an IN list of hundreds of parameters costs PostgreSQL far more to plan.
+        condition = FieldValue.value_text == any_(cast(bindparam("texts", value=texts, type_=ARRAY(String)),
+                                                        ARRAY(String(200))))
+    else:
+        condition = FieldValue.value_text.in_(texts)
+    found = session.scalars(select(FieldValue.value_text).where(
+        FieldValue.registry_id == registry_id, FieldValue.field == field, condition)).all()
+    return {t for t in found if t is not None}
+
+
+def has_records(session: Session, registry_id: uuid.UUID) -> bool:
+    return session.scalars(select(Record.id).where(Record.registry_id == registry_id).limit(1)).first() is not None
+
+
+def refresh_statistics(session: Session) -> None:
+    """Let PostgreSQL's planner see the index table as it is now (after bulk loads it may think it empty,
+    and then scan every value of a field instead of probing the index)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE registries_field_value"))

@@ -1,0 +1,149 @@
+"""Import and export of whole registries: validation report, reject file, round trip of 100,000 rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from tests.registries.factories import SYSTEM, business, make_registry
+
+from nokor import registries
+
+TEN_FIELDS = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["code", "name", "province"],
+    "properties": {
+        "code": {"type": "string", "x-key": True},
+        "name": {"type": "string", "x-searchable": True},
+        "province": {"type": "string", "x-searchable": True},
+        "employees": {"type": "integer", "minimum": 0},
+        "turnover": {"type": "number"},
+        "active": {"type": "boolean"},
+        "opened": {"type": "string", "format": "date"},
+        "phone": {"type": "string"},
+        "owner": {"type": "string", "x-personal": True},
+        "note": {"type": "string"},
+    },
+}
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(TEN_FIELDS["properties"]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("true" if v is True else "false" if v is False else v) for k, v in row.items()})
+
+
+def row(n: int) -> dict:
+    return {"code": f"C{n:07d}", "name": f"Business {n} ស្រែ", "province": ["Kampot", "Takeo", "Kep"][n % 3],
+            "employees": n % 250, "turnover": n * 1.5, "active": n % 2 == 0, "opened": "2024-01-31",
+            "phone": f"012{n:06d}", "owner": f"Owner {n}", "note": 'comma, "quote"\ttab'}
+
+
+class TestImport:
+    def test_all_or_nothing_names_each_bad_row_and_field(self, db, tmp_path):
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        rows = [row(1), {**row(2), "employees": "-3"}, {**row(3), "opened": "31/01/2024"}, row(4)]
+        path = tmp_path / "biz.csv"
+        write_csv(path, rows)
+        with pytest.raises(registries.ImportRejected) as caught:
+            registries.import_file(db, SYSTEM, name="biz", path=path)
+        report = caught.value.report
+        assert [(e.row, e.pointer) for e in report.errors] == [(2, "/employees"), (3, "/opened")]
+        assert report.written == 0 and report.rejected == 2
+
+    def test_skip_invalid_writes_the_good_rows_and_a_reject_file(self, db, tmp_path):
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        path = tmp_path / "biz.jsonl"
+        lines = [json.dumps(row(1)), "{broken", json.dumps({**row(2), "province": 7}), json.dumps(row(1))]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        report = registries.import_file(db, SYSTEM, name="biz", path=path, skip_invalid=True)
+        assert report.written == 1 and report.rejected == 3
+        rejected = [json.loads(line) for line in Path(report.reject_file or "").read_text().splitlines()]
+        assert [r["row"] for r in rejected] == [2, 3, 4]
+        assert "/province" in rejected[1]["errors"] and "/code" in rejected[2]["errors"]
+
+    def test_an_existing_key_is_refused(self, db, tmp_path):
+        make_registry(db)
+        registries.create_record(db, SYSTEM, name="sme", data=business(1))
+        stream = io.BytesIO((json.dumps(business(1)) + "\n" + json.dumps(business(2)) + "\n").encode())
+        report = registries.import_records(db, SYSTEM, name="sme", stream=stream, fmt="jsonl", skip_invalid=True)
+        assert report.written == 1 and [e.pointer for e in report.errors] == ["/registration_number"]
+
+
+@pytest.mark.slow
+def test_round_trip_of_100k_rows_through_csv_jsonl_and_parquet(db, tmp_path):
+    import pyarrow.parquet as pq
+
+    make_registry(db, name="biz", schema=TEN_FIELDS)
+    rows = [row(n) for n in range(100_000)]
+    source = tmp_path / "biz.csv"
+    write_csv(source, rows)
+    seen: list[int] = []
+    report = registries.import_file(db, SYSTEM, name="biz", path=source, progress=seen.append)
+    assert report.written == 100_000 and report.rejected == 0
+    assert seen[-1] == source.stat().st_size
+    assert registries.count_records(db, SYSTEM, name="biz") == 100_000
+    found = registries.search_records(db, SYSTEM, name="biz", filters=[
+        registries.SearchFilter(field="name", value="business 77777 ស្រែ")])
+    assert [r.data["code"] for r in found.items] == ["C0077777"]
+
+    exported = b"".join(registries.export_records(db, SYSTEM, name="biz", fmt="csv", purpose="round trip test"))
+    back = list(csv.DictReader(io.StringIO(exported.decode())))
+    assert len(back) == 100_000 and back[12345]["note"] == 'comma, "quote"\ttab'
+    again = tmp_path / "again.csv"
+    again.write_bytes(exported)
+    make_registry(db, name="copy", schema=TEN_FIELDS)
+    registries.import_file(db, SYSTEM, name="copy", path=again)
+    copied = b"".join(registries.export_records(db, SYSTEM, name="copy", fmt="jsonl", purpose="round trip test"))
+    assert [json.loads(line) for line in copied.decode().splitlines()] == rows
+
+    parquet = b"".join(registries.export_records(db, SYSTEM, name="biz", fmt="parquet", purpose="round trip test"))
+    table = pq.read_table(io.BytesIO(parquet))
+    assert table.num_rows == 100_000 and table.column("turnover").to_pylist()[:3] == [0.0, 1.5, 3.0]
+
+
+@pytest.mark.slow
+def test_two_sessions_updating_one_record_at_once_one_gets_409(db, session_factory, engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers, so there the second update simply sees the first")
+    make_registry(db)
+    record = registries.create_record(db, SYSTEM, name="sme", data=business())
+    db.commit()
+    barrier = threading.Barrier(2, timeout=20)
+    outcomes: list[str] = []
+
+    def update(employees: int) -> None:
+        session = session_factory()
+        try:
+            registries.read_record(session, SYSTEM, name="sme", record_id=record.id)
+            barrier.wait()
+            registries.update_record(session, SYSTEM, name="sme", record_id=record.id, revision=1,
+                                     data={"employees": employees}, merge=True)
+            session.commit()
+            outcomes.append("ok")
+        except registries.ImportRejected:
+            raise
+        except Exception as exc:
+            session.rollback()
+            outcomes.append(f"{getattr(exc, 'status', type(exc).__name__)}")
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=update, args=(n,)) for n in (50, 60)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["409", "ok"]
+    db.rollback()
+    history = registries.record_history(db, SYSTEM, name="sme", record_id=record.id)
+    assert [h.revision for h in history] == [1, 2]
+    assert db.execute(text("SELECT count(*) FROM registries_record_version")).scalar() == 1
