@@ -324,6 +324,36 @@ class TestTimestampAuthority:
         assert result.returncode == 0, result.stdout + result.stderr
         assert "Verification: OK" in result.stdout
 
+    @pytest.mark.parametrize(("nonce", "cert_req"), [(12345, True), (2**64 + 1, False), (-128, True), (None, False)])
+    def test_the_reply_is_canonical_der_echoes_the_query_and_carries_a_valid_signature(
+            self, db, ring, hierarchy, nonce, cert_req):
+        from asn1crypto import tsp
+
+        from nokor.trust.tsa import TimeStampResp
+
+        digest = hashlib.sha256(b"Decision 42/2026").digest()
+        fields = {"version": 1, "message_imprint": {"hash_algorithm": {"algorithm": "sha256"},
+                                                    "hashed_message": digest}, "cert_req": cert_req}
+        if nonce is not None:
+            fields["nonce"] = nonce
+        der = trust.answer_timestamp_query(db, ring=ring, query=tsp.TimeStampReq(fields).dump())
+        # Encoded by hand for speed: asn1crypto, re-encoding every part from scratch, gives the same bytes.
+        assert TimeStampResp.load(der).dump(force=True) == der
+        signed_data = TimeStampResp.load(der)["time_stamp_token"]["content"]
+        info = signed_data["encap_content_info"]["content"].parsed
+        assert info["message_imprint"]["hashed_message"].native == digest
+        assert info["nonce"].native == nonce
+        assert abs((info["gen_time"].native - utcnow()).total_seconds()) < 60
+        assert (len(signed_data["certificates"]) == 2) if cert_req else not signed_data["certificates"]
+        signer = signed_data["signer_infos"][0]
+        attributes = {a["type"].native: a["values"][0] for a in signer["signed_attrs"]}
+        assert attributes["message_digest"].native == hashlib.sha256(info.dump()).digest()
+        tsa_cert = _cert(hierarchy.tsa)
+        ess = attributes["signing_certificate_v2"]["certs"][0]
+        assert ess["cert_hash"].native == hashlib.sha256(tsa_cert.public_bytes(serialization.Encoding.DER)).digest()
+        tsa_cert.public_key().verify(signer["signature"].native, signer["signed_attrs"].untag().dump(force=True),
+                                     ec.ECDSA(hashes.SHA256()))
+
     def test_a_malformed_query_is_a_bad_request(self, db, ring, hierarchy):
         from nokor.kit.errors import BadRequest
 

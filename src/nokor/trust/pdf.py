@@ -9,8 +9,10 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 
+from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -28,11 +30,12 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from nokor.trust.keys import SigningKey, digest
-from nokor.trust.tsa import NokorTimeStamper, TimestampAuthority
+from nokor.trust.tsa import NokorTimeStamper, TimestampAuthority, issue_token_der
 
 # B-T (a timestamp, no revocation data) is not offered to users; tests use it to act as a key thief.
 Level = Literal["B-T", "B-LT", "B-LTA"]
 PDF_MAGIC = b"%PDF-"
+_DUMMY_IMPRINT = tsp.MessageImprint({"hash_algorithm": {"algorithm": "sha512"}, "hashed_message": bytes(64)})
 
 
 class NotAPdf(ValueError):
@@ -43,8 +46,25 @@ class DamagedPdf(ValueError):
     """The bytes start like a PDF but cannot be read (truncated, corrupted)."""
 
 
+@lru_cache(maxsize=64)
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    """The asn1crypto form of a certificate, made once: pyHanko only reads it, and parsing it anew for
+    every signature was a good part of the time spent outside the signing itself."""
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+_timestampers: dict[tuple[str, tuple[x509.Certificate, ...]], NokorTimeStamper] = {}
+
+
+def _timestamper(authority: TimestampAuthority) -> NokorTimeStamper:
+    """One timestamp client per TSA key and chain, so that pyHanko's size estimate is made once."""
+    slot = (authority.key.ref, authority.chain)
+    found = _timestampers.get(slot)
+    if found is None:
+        if len(_timestampers) > 16:
+            _timestampers.clear()
+        found = _timestampers[slot] = NokorTimeStamper(authority)
+    return found
 
 
 class KeySigner(signers.Signer):
@@ -123,16 +143,30 @@ def sign_pdf(
         timestamp_format="%Y-%m-%d %H:%M:%S UTC",
     )
     pdf_signer = PdfSigner(
-        meta, signer=KeySigner(key, chain), timestamper=NokorTimeStamper(authority), stamp_style=style,
+        meta, signer=KeySigner(key, chain), timestamper=_timestamper(authority), stamp_style=style,
         new_field_spec=fields.SigFieldSpec(field_name, on_page=0,
                                            box=(int(x1), y1, int(x1 + width), y1 + 90)),
     )
     out = io.BytesIO()
     try:
-        pdf_signer.sign_pdf(writer, output=out, appearance_text_params={"url": verify_url, "signer": stamp.signer})
+        pdf_signer.sign_pdf(writer, output=out, appearance_text_params={"url": verify_url, "signer": stamp.signer},
+                            bytes_reserved=signature_room(chain, authority))
     except (PdfError, SigningError, ValueError, KeyError, TypeError) as exc:
         raise DamagedPdf(str(exc)) from exc
     return out.getvalue()
+
+
+def signature_room(chain: tuple[x509.Certificate, ...], authority: TimestampAuthority) -> int:
+    """Hex digits to reserve for the CMS signature container.
+
+    Left to itself pyHanko finds this out by building a whole dummy signature first (a quarter of the
+    time of a seal). The container holds the signer's chain, a timestamp token with the TSA's chain,
+    and signed attributes and a signature of well under 2 KiB; with pyHanko's own 50 % margin.
+    """
+    certificates = sum(len(c.public_bytes(serialization.Encoding.DER)) for c in chain)
+    token = len(issue_token_der(authority, _DUMMY_IMPRINT, nonce=2**64, include_certs=True))
+    size = 2 * (certificates + token + 2048)
+    return size + 2 * (size // 4)
 
 
 def reader_check(data: bytes) -> None:
