@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from nokor import accounts, payments, registries
+from nokor import accounts, payments, registries, trust
 from nokor.accounts import cli as accounts_cli
 from nokor.audit import cli as audit_cli
 from nokor.config import get_settings
@@ -65,7 +65,7 @@ def db_upgrade(revision: str = "head") -> None:
 def demo_load() -> None:
     """Create the demo country (organisation units, roles, officers, API clients); safe to run twice."""
     steps = [("administration", accounts.load_demo), ("registries", registries.load_demo),
-             ("payments", payments.load_demo)]
+             ("payments", payments.load_demo), ("trust services", trust.load_demo)]
     printed: list[str] = []
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("loading the demo country", total=len(steps))

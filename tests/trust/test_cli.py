@@ -50,3 +50,19 @@ def test_init_sign_verify_and_refusals(nokor, tmp_path: Path):
     (tmp_path / "notes.txt").write_text("not a signature")
     garbage = nokor("trust", "verify", "notes.txt")
     assert garbage.returncode == 2 and "not a compact JWS" in garbage.stderr
+
+
+def test_demo_load_leaves_a_hierarchy_and_a_seal_that_signs(nokor, tmp_path: Path):
+    first = nokor("demo", "load")
+    assert first.returncode == 0, first.stderr
+    [line] = [x for x in first.stdout.splitlines() if x.startswith("trust services:")]
+    assert "hierarchy made" in line and "seal of MOI-GDI" in line and "certificate_officer" in line
+    second = nokor("demo", "load")
+    assert second.returncode == 0 and "trust services:" not in second.stdout
+    listed = nokor("trust", "certificates")
+    assert listed.stdout.count("root_ca") == 1 and listed.stdout.count("seal") == 2  # the platform's and MOI-GDI's
+    (tmp_path / "in.pdf").write_bytes(birth_certificate_pdf())
+    signed = nokor("trust", "sign-pdf", "in.pdf", "out.pdf", "--org", "MOI-GDI")
+    assert signed.returncode == 0, signed.stderr
+    ok = nokor("trust", "verify", "out.pdf")
+    assert ok.returncode == 0 and "General Department of Identification Seal" in ok.stdout

@@ -5,6 +5,7 @@ Other domains use only what is listed here: for instance ``sign_pdf`` to seal a 
 ``sign_json`` for an exchange message or a QR payload, and ``verify_pdf`` / ``verify_jws``.
 """
 
+from nokor.trust.demo import load_demo
 from nokor.trust.keyring import KeyRing, key_ring
 from nokor.trust.schemas import (
     CertificateRead,
@@ -66,6 +67,7 @@ __all__ = [
     "key_ring",
     "list_certificates",
     "list_signature_records",
+    "load_demo",
     "set_certificate_status",
     "sign_hash",
     "sign_json",
