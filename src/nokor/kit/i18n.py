@@ -134,8 +134,9 @@ def negotiate_locale(accept_language: str | None, default: str) -> str:
             except ValueError:
                 quality = 0.0
         weighted.append((-quality, index, lang.strip().lower().split("-")[0]))
-    for _q, _i, lang in sorted(weighted):
-        if lang in LOCALES:
+    for negative_quality, _i, lang in sorted(weighted):
+        # q=0 means "not acceptable" (RFC 9110 section 12.4.2), never a last resort.
+        if lang in LOCALES and negative_quality < 0:
             return lang
     return default
 
