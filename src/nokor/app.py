@@ -33,6 +33,7 @@ from nokor.payments import govstack as payments_govstack
 from nokor.payments import views as payments_views
 from nokor.registries import api as registries_api
 from nokor.registries import govstack as registries_govstack
+from nokor.registries import views as registries_views
 from nokor.trust import api as trust_api
 from nokor.trust import govstack as trust_govstack
 from nokor.trust import views as trust_views
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     for router in (accounts_api.router, audit_api.router, backoffice_api.router, web_views.router,
                    accounts_views.router, audit_views.router, backoffice_views.router,
-                   registries_api.router, registries_govstack.router):
+                   registries_api.router, registries_govstack.router, registries_views.router):
         app.include_router(router)
     for router in (trust_api.router, trust_api.public_router, trust_govstack.router, trust_views.router):
         app.include_router(router)
