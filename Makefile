@@ -54,8 +54,8 @@ test: venv ## Lint, and the whole test suite on SQLite except the browser tests 
 test-pg: venv ## The test suite on PostgreSQL (PG_URL; each run makes and drops a scratch database)
 	NOKOR_DATABASE_URL='$(PG_URL)' $(call pytest,-m "not browser")
 
-test-browser: venv ## End-to-end tests in headless Chromium (needs /usr/bin/chromium)
-	env -u NOKOR_DATABASE_URL $(call pytest,-m browser)
+test-browser: venv ## End-to-end tests in headless Chromium (tests/browser/; needs /usr/bin/chromium)
+	env -u NOKOR_DATABASE_URL $(call pytest,-m browser tests/browser)
 
 bench: venv ## Run every bench/*.py; each prints a table and writes JSON lines to bench/results/
 	mkdir -p bench/results
