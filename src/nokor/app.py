@@ -21,6 +21,8 @@ from nokor.accounts import api as accounts_api
 from nokor.accounts import views as accounts_views
 from nokor.audit import api as audit_api
 from nokor.audit import views as audit_views
+from nokor.civil import api as civil_api
+from nokor.civil import views as civil_views
 from nokor.backoffice import api as backoffice_api
 from nokor.backoffice import views as backoffice_views
 from nokor.config import Settings, get_settings
@@ -92,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_api.router)
     app.include_router(payments_govstack.router)
     app.include_router(payments_views.router)
+    app.include_router(civil_api.router)
+    app.include_router(civil_views.router)
     return app
 
 

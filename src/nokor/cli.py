@@ -14,6 +14,7 @@ from rich.table import Table
 from nokor import accounts, payments, registries, trust
 from nokor.accounts import cli as accounts_cli
 from nokor.audit import cli as audit_cli
+from nokor.civil import cli as civil_cli
 from nokor.config import get_settings
 from nokor.db import cli_session_scope
 from nokor.payments import cli as payments_cli
@@ -33,6 +34,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(payments_cli.app, name="payments")
 app.add_typer(trust_cli.app, name="trust")
 app.add_typer(registries_cli.app, name="registries")
+app.add_typer(civil_cli.app, name="civil")
 outbox_app = typer.Typer(help="Outgoing messages and dead letters.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 console = Console()

@@ -115,3 +115,24 @@ class VerificationReport(BaseModel):
     document_sha256: str | None = None
     payload: str | None = None
     archive_timestamp: datetime | None = None
+
+
+class StatusChange(BaseModel):
+    """One entry of a certificate's history, from the audit trail: issued, suspended, reactivated, revoked."""
+
+    at: datetime
+    status: Literal["issued", "active", "suspended", "revoked"]
+    actor_name: str
+    reason: str | None = None
+
+
+class CertificateDetails(BaseModel):
+    """A certificate as the certificate officer's page shows it."""
+
+    certificate: CertificateRead
+    issuer_subject: str | None
+    key_usages: list[str]
+    extended_key_usages: list[str]
+    history: list[StatusChange]
+    allowed_statuses: list[CertificateStatus]
+    manageable: bool  # whether the reader may change its status at all

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from nokor import audit
 from nokor.kit.actor import Actor, declare_permission
-from nokor.kit.errors import BadRequest, Conflict, NotFound, Problem, ValidationFailed, field_error
+from nokor.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
 from nokor.kit.i18n import lazy_gettext as _l
 from nokor.kit.time import utcnow
@@ -32,6 +32,7 @@ from nokor.trust.keyring import KeyRing
 from nokor.trust.keys import KeyUnavailable, SigningKey
 from nokor.trust.models import Certificate, PublishedCrl, SignatureRecord
 from nokor.trust.schemas import (
+    CertificateDetails,
     CertificateRead,
     Finding,
     HierarchyRead,
@@ -40,6 +41,7 @@ from nokor.trust.schemas import (
     SignedHash,
     SignedJws,
     SignedPdf,
+    StatusChange,
     VerificationReport,
 )
 
@@ -252,6 +254,72 @@ def get_certificate(session: Session, *, serial: str) -> CertificateRead:
     return _read(row)
 
 
+STATUS_CHANGES: dict[str, tuple[Literal["active", "suspended", "revoked"], ...]] = {
+    "active": ("suspended", "revoked"), "suspended": ("active", "revoked"), "revoked": (),
+}
+_KEY_USAGES = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+               "key_agreement", "key_cert_sign", "crl_sign")
+_EXTENDED_USAGES = {
+    x509.oid.ExtendedKeyUsageOID.TIME_STAMPING: "time_stamping",
+    x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH: "client_auth",
+    x509.oid.ExtendedKeyUsageOID.SERVER_AUTH: "server_auth",
+    x509.oid.ExtendedKeyUsageOID.OCSP_SIGNING: "ocsp_signing",
+    x509.oid.ExtendedKeyUsageOID.EMAIL_PROTECTION: "email_protection",
+    x509.oid.ExtendedKeyUsageOID.CODE_SIGNING: "code_signing",
+}
+
+
+_HISTORY_ACTIONS = ("certificate.issue", "certificate.active", "certificate.suspended", "certificate.revoked")
+
+
+def _require_manage(actor: Actor, row: Certificate) -> None:
+    """A unit's seals and officers' certificates are managed within the unit; the CAs, the TSA, the platform
+    seal and agency systems' certificates only by whoever holds ``trust.manage`` everywhere (the operator)."""
+    if row.org_unit_id:
+        actor.require(TRUST_MANAGE, row.org_unit_id)
+    else:
+        actor.require_everywhere(TRUST_MANAGE)
+
+
+def certificate_details(session: Session, actor: Actor, *, serial: str) -> CertificateDetails:
+    """A certificate with its issuer, usages, the status changes it may still make, and its status
+    history as the audit trail recorded it; for certificate officers (``trust.manage``)."""
+    row = repository.certificate_by_serial(session, serial)
+    if row is None:
+        raise NotFound(_("There is no certificate with this serial number."))
+    actor.require(TRUST_MANAGE, row.org_unit_id)
+    cert = _cert(row)
+    usages: list[str] = []
+    with contextlib.suppress(x509.ExtensionNotFound):
+        key_usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        usages = [name for name in _KEY_USAGES if getattr(key_usage, name)]
+    extended: list[str] = []
+    with contextlib.suppress(x509.ExtensionNotFound):
+        extended = [_EXTENDED_USAGES.get(oid, oid.dotted_string)
+                    for oid in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value]
+    issuer = repository.certificate_by_serial(session, row.issuer_serial) if row.issuer_serial else None
+    # The certificate's own entries, read on the trust domain's behalf: a certificate officer needs its
+    # history without holding audit.read, which opens the whole trail and the personal-data log.
+    entries = audit.list_entries(session, Actor.system("trust"), subject_type="certificate", subject_id=str(row.id),
+                                 category="change", limit=200).items
+    history = [StatusChange(at=e.at, status="issued" if e.action == "certificate.issue" else e.action.split(".")[1],
+                            actor_name=e.actor_name, reason=e.reason)
+               for e in reversed(entries)
+               if e.action in _HISTORY_ACTIONS]
+    try:
+        _require_manage(actor, row)
+        allowed: list[Literal["active", "suspended", "revoked"]] = (
+            [] if row.kind == "root_ca" else list(STATUS_CHANGES[row.status]))
+        manageable = True
+    except Forbidden:
+        allowed, manageable = [], False
+    return CertificateDetails(
+        certificate=_read(row), issuer_subject=issuer.subject if issuer else cert.issuer.rfc4514_string(),
+        key_usages=usages, extended_key_usages=extended, history=history, allowed_statuses=allowed,
+        manageable=manageable,
+    )
+
+
 def ca_certificate(session: Session, *, slug: str) -> bytes:
     """The DER certificate of one CA, by its published name (root, documents, agencies, timestamping)."""
     kind = next((k for k, s in pki.CA_SLUG.items() if s == slug), None)
@@ -273,14 +341,13 @@ def set_certificate_status(session: Session, actor: Actor, *, ring: KeyRing, ser
     row = repository.certificate_by_serial(session, serial)
     if row is None:
         raise NotFound(_("There is no certificate with this serial number."))
-    actor.require(TRUST_MANAGE, row.org_unit_id) if row.org_unit_id else actor.require_everywhere(TRUST_MANAGE)
+    _require_manage(actor, row)
     if row.kind == "root_ca":
         raise Conflict(_("The root certificate cannot be revoked here; replace the whole hierarchy instead."))
     if revocation_reason not in REVOCATION_REASONS:
         raise ValidationFailed(errors=[field_error(["revocation_reason"], _("Choose one of the options."),
                                                    "unknown_reason")])
-    allowed = {"active": {"suspended", "revoked"}, "suspended": {"active", "revoked"}, "revoked": set()}
-    if status not in allowed[row.status]:
+    if status not in STATUS_CHANGES[row.status]:
         raise Conflict(_("A certificate that is %(current)s cannot become %(wanted)s.",
                          current=row.status, wanted=status), code="status_transition")
     before = _as_dict(row)
