@@ -1,0 +1,148 @@
+"""JSON routes of the civil register under /api/v1/civil."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from nokor.civil import service
+from nokor.civil.schemas import (
+    CivilRules,
+    CorrectionCreate,
+    CorrectionRead,
+    EventCreate,
+    EventRead,
+    NinCheck,
+    ResidentRead,
+    ResidentVersionRead,
+    VirtualIdRead,
+)
+from nokor.kit.errors import ValidationFailed, field_error, problem_responses
+from nokor.web.deps import CurrentActor, DbSession
+
+router = APIRouter(prefix="/api/v1/civil", tags=["civil"])
+PROBLEMS = problem_responses(401, 403, 404, 409, 422)
+Purpose = Annotated[str, Query(min_length=3, max_length=200, description="Why the personal data is read")]
+
+
+class NoteBody(BaseModel):
+    note: str = Field("", max_length=2000)
+
+
+def rules_of(request: Request) -> CivilRules:
+    settings = request.app.state.settings
+    return CivilRules(nin_length=settings.civil_nin_length, late_birth_days=settings.civil_late_birth_days,
+                      min_parent_age=settings.civil_min_parent_age, max_mother_age=settings.civil_max_mother_age)
+
+
+@router.get("/nin/{number}/check", response_model=NinCheck, responses=problem_responses(422),
+            summary="Is this a well-formed national ID number? (422 with the reasons when not)")
+def check_nin(request: Request, number: str) -> NinCheck:
+    reasons = service.check_nin(number, length=rules_of(request).nin_length)
+    if reasons:
+        raise ValidationFailed(" ".join(reasons),
+                               errors=[field_error(["number"], reason, "bad_nin") for reason in reasons])
+    return NinCheck(number=number, valid=True, reasons=[])
+
+
+@router.get("/residents", response_model=list[ResidentRead], responses=PROBLEMS,
+            summary="Search residents by national ID number, name in any script or date of birth")
+def search(session: DbSession, actor: CurrentActor, purpose: Purpose, nin: str | None = None,
+           name: str | None = None, birth_date: date | None = None,
+           limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[ResidentRead]:
+    return service.search_residents(session, actor, purpose=purpose, nin=nin, name=name, birth_date=birth_date,
+                                    limit=limit)
+
+
+@router.get("/residents/by-nin/{nin}", response_model=ResidentRead, responses=PROBLEMS)
+def by_nin(session: DbSession, actor: CurrentActor, nin: str, purpose: Purpose) -> ResidentRead:
+    return service.find_resident_by_nin(session, actor, nin=nin, purpose=purpose)
+
+
+@router.get("/residents/{resident_id}", response_model=ResidentRead, responses=PROBLEMS)
+def resident(session: DbSession, actor: CurrentActor, resident_id: uuid.UUID, purpose: Purpose) -> ResidentRead:
+    return service.get_resident(session, actor, resident_id=resident_id, purpose=purpose)
+
+
+@router.get("/residents/{resident_id}/history", response_model=list[ResidentVersionRead], responses=PROBLEMS)
+def history(session: DbSession, actor: CurrentActor, resident_id: uuid.UUID,
+            purpose: Purpose) -> list[ResidentVersionRead]:
+    return service.resident_history(session, actor, resident_id=resident_id, purpose=purpose)
+
+
+@router.post("/residents/{resident_id}/corrections", response_model=CorrectionRead, status_code=201,
+             responses=PROBLEMS)
+def request_correction(session: DbSession, actor: CurrentActor, resident_id: uuid.UUID,
+                       body: CorrectionCreate) -> CorrectionRead:
+    return service.request_correction(session, actor, resident_id=resident_id, data=body)
+
+
+@router.post("/corrections/{correction_id}/approve", response_model=ResidentRead, responses=PROBLEMS)
+def approve_correction(session: DbSession, actor: CurrentActor, correction_id: uuid.UUID) -> ResidentRead:
+    return service.approve_correction(session, actor, correction_id=correction_id)
+
+
+@router.post("/residents/{resident_id}/virtual-ids", response_model=VirtualIdRead, status_code=201,
+             responses=PROBLEMS)
+def issue_virtual_id(session: DbSession, actor: CurrentActor, resident_id: uuid.UUID) -> VirtualIdRead:
+    return service.issue_virtual_id(session, actor, resident_id=resident_id)
+
+
+@router.get("/virtual-ids/{number}", response_model=ResidentRead, responses=PROBLEMS)
+def resolve_virtual_id(session: DbSession, actor: CurrentActor, number: str, purpose: Purpose) -> ResidentRead:
+    return service.resolve_virtual_id(session, actor, number=number, purpose=purpose)
+
+
+@router.post("/virtual-ids/{number}/revoke", response_model=VirtualIdRead, responses=PROBLEMS)
+def revoke_virtual_id(session: DbSession, actor: CurrentActor, number: str) -> VirtualIdRead:
+    return service.revoke_virtual_id(session, actor, number=number)
+
+
+@router.post("/events", response_model=EventRead, status_code=201, responses=PROBLEMS,
+             summary="Write a life event down as a draft")
+def create_event(request: Request, session: DbSession, actor: CurrentActor, body: EventCreate) -> EventRead:
+    return service.create_event(session, actor, data=body, rules=rules_of(request))
+
+
+@router.get("/events", response_model=list[EventRead], responses=PROBLEMS)
+def events(session: DbSession, actor: CurrentActor, state: str | None = None,
+           limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[EventRead]:
+    return service.list_events(session, actor, state=state, limit=limit)
+
+
+@router.get("/events/{event_id}", response_model=EventRead, responses=PROBLEMS)
+def event(session: DbSession, actor: CurrentActor, event_id: uuid.UUID) -> EventRead:
+    return service.get_event(session, actor, event_id=event_id)
+
+
+Step = Literal["declare", "validate", "register", "certify", "approve-late", "request-updates", "reject"]
+
+
+def run_step(request: Request, session: DbSession, actor: CurrentActor, event_id: uuid.UUID, step: str,
+             note: str) -> EventRead:
+    """One workflow step by name (shared by the API and the officers' pages)."""
+    rules = rules_of(request)
+    if step == "declare":
+        return service.declare_event(session, actor, event_id=event_id, rules=rules)
+    if step == "validate":
+        return service.validate_event(session, actor, event_id=event_id, rules=rules)
+    if step == "register":
+        return service.register_event(session, actor, event_id=event_id, rules=rules)
+    if step == "certify":
+        return service.certify_event(session, actor, event_id=event_id)
+    if step == "approve-late":
+        return service.approve_late_event(session, actor, event_id=event_id, note=note)
+    if step == "request-updates":
+        return service.request_event_updates(session, actor, event_id=event_id, note=note)
+    return service.reject_event(session, actor, event_id=event_id, note=note)
+
+
+@router.post("/events/{event_id}/{step}", response_model=EventRead, responses=PROBLEMS,
+             summary="Move a life event through the workflow")
+def transition(request: Request, session: DbSession, actor: CurrentActor, event_id: uuid.UUID, step: Step,
+               body: NoteBody | None = None) -> EventRead:
+    return run_step(request, session, actor, event_id, step, body.note if body else "")

@@ -1,0 +1,58 @@
+"""The civil register's JSON API."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+from tests.civil.factories import VILLAGE, make_resident
+from tests.conftest import issue_key
+
+from nokor import civil
+
+ALL = ["civil.read", "civil.declare", "civil.validate", "civil.register", "civil.certify"]
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+class TestCheckNin:
+    def test_valid_and_wrong_check_digit(self, client: TestClient) -> None:
+        good = civil.generate_nin()
+        assert client.get(f"/api/v1/civil/nin/{good}/check").json()["valid"] is True
+        bad = good[:-1] + str((int(good[-1]) + 1) % 10)
+        response = client.get(f"/api/v1/civil/nin/{bad}/check")
+        assert response.status_code == 422
+        assert "check digit" in response.json()["detail"]
+
+
+class TestEvents:
+    def test_birth_through_the_api(self, client: TestClient, db: Session) -> None:
+        mother = make_resident(db)
+        key = issue_key(db, permissions=ALL)
+        db.commit()
+        body = {"kind": "birth", "occurred_on": date.today().isoformat(), "place_code": VILLAGE,
+                "child": {"given_name": "សុភា", "family_name": "ចាន់", "sex": "M", "mother_id": str(mother.id)}}
+        created = client.post("/api/v1/civil/events", json=body, headers=auth(key))
+        assert created.status_code == 201, created.text
+        event_id = created.json()["id"]
+        for step in ("declare", "validate", "register"):
+            answer = client.post(f"/api/v1/civil/events/{event_id}/{step}", headers=auth(key))
+            assert answer.status_code == 200, answer.text
+        child_id = answer.json()["subject_id"]
+        child = client.get(f"/api/v1/civil/residents/{child_id}", params={"purpose": "test"}, headers=auth(key))
+        nin = child.json()["nin"]
+        found = client.get(f"/api/v1/civil/residents/by-nin/{nin}", params={"purpose": "test"}, headers=auth(key))
+        assert found.json()["id"] == child_id and found.json()["given_name_latin"] == "Sopha"
+
+    def test_missing_permission_is_403_and_bad_event_is_422(self, client: TestClient, db: Session) -> None:
+        reader = issue_key(db, permissions=["civil.read"])
+        writer = issue_key(db, permissions=["civil.declare"])
+        db.commit()
+        body = {"kind": "birth", "occurred_on": "2999-01-01", "child": {"given_name": "A", "family_name": "B",
+                                                                        "sex": "F"}}
+        assert client.post("/api/v1/civil/events", json=body, headers=auth(reader)).status_code == 403
+        refused = client.post("/api/v1/civil/events", json=body, headers=auth(writer))
+        assert refused.status_code == 422 and refused.json()["errors"][0]["code"] == "future_date"
