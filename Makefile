@@ -30,11 +30,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-run: venv ## Serve http://127.0.0.1:8000 on SQLite (var/nokor.db) with the demo country and the worker
+run: venv ## Serve http://127.0.0.1:8000 on SQLite (var/nokor.db) with the demo country, the worker and the sandbox bank
 	$(BIN)/nokor db upgrade
 	$(BIN)/nokor demo load
-	@echo "Nokor: http://127.0.0.1:8000  (Ctrl-C stops the server and the worker)"
-	exec $(BIN)/nokor serve --with-worker
+	@echo "Nokor: http://127.0.0.1:8000, sandbox bank: http://127.0.0.1:8070  (Ctrl-C stops them all)"
+	$(BIN)/nokor payments sandbox-bank --port 8070 & bank=$$!; trap 'kill $$bank 2>/dev/null' EXIT; \
+	$(BIN)/nokor serve --with-worker
 
 lint: venv ## ruff, mypy --strict on src/ and the import-linter contracts (all three run; any fails it)
 	@failed=0; \

@@ -33,6 +33,8 @@ from nokor.kit.logs import configure_logging
 from nokor.payments import api as payments_api
 from nokor.payments import govstack as payments_govstack
 from nokor.payments import views as payments_views
+from nokor.places import api as places_api
+from nokor.places import views as places_views
 from nokor.registries import api as registries_api
 from nokor.registries import govstack as registries_govstack
 from nokor.registries import views as registries_views
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_views.router)
     app.include_router(civil_api.router)
     app.include_router(civil_views.router)
+    app.include_router(places_api.router)
+    app.include_router(places_views.router)
     return app
 
 

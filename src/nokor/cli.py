@@ -11,13 +11,14 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from nokor import accounts, payments, registries, trust
+from nokor import accounts, payments, places, registries, trust
 from nokor.accounts import cli as accounts_cli
 from nokor.audit import cli as audit_cli
 from nokor.civil import cli as civil_cli
 from nokor.config import get_settings
 from nokor.db import cli_session_scope
 from nokor.payments import cli as payments_cli
+from nokor.places import cli as places_cli
 from nokor.registries import cli as registries_cli
 from nokor.trust import cli as trust_cli
 
@@ -35,6 +36,7 @@ app.add_typer(payments_cli.app, name="payments")
 app.add_typer(trust_cli.app, name="trust")
 app.add_typer(registries_cli.app, name="registries")
 app.add_typer(civil_cli.app, name="civil")
+app.add_typer(places_cli.app, name="places")
 outbox_app = typer.Typer(help="Outgoing messages and dead letters.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 console = Console()
@@ -67,7 +69,7 @@ def db_upgrade(revision: str = "head") -> None:
 def demo_load() -> None:
     """Create the demo country (organisation units, roles, officers, API clients); safe to run twice."""
     steps = [("administration", accounts.load_demo), ("registries", registries.load_demo),
-             ("payments", payments.load_demo), ("trust services", trust.load_demo)]
+             ("payments", payments.load_demo), ("trust services", trust.load_demo), ("places", places.load_demo)]
     printed: list[str] = []
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("loading the demo country", total=len(steps))

@@ -6,10 +6,11 @@ from nokor.civil import models as civil_models
 from nokor.db import Base
 from nokor.kit import outbox
 from nokor.payments import models as payments_models
+from nokor.places import models as places_models
 from nokor.registries import models as registries_models
 from nokor.trust import models as trust_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "audit_models", "civil_models", "metadata", "outbox", "payments_models", "registries_models",
-           "trust_models"]
+__all__ = ["accounts_models", "audit_models", "civil_models", "metadata", "outbox", "payments_models", "places_models",
+           "registries_models", "trust_models"]

@@ -41,15 +41,20 @@ def wait_until(check, what: str, seconds: float = 30.0) -> None:  # type: ignore
     raise AssertionError(f"gave up waiting: {what}")
 
 
+@pytest.fixture(scope="module")
+def nokor_port() -> int:
+    """One port for Nokor per module, so one sandbox bank process serves every test of the module."""
+    return free_port()
+
+
 @pytest.fixture
-def nokor_url(app, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def nokor_url(app, settings, nokor_port: int) -> Iterator[str]:  # type: ignore[no-untyped-def]
     settings.payments_webhook_secret = payments_secret()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=nokor_port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_until(lambda: server.started, "Nokor to start")
-    yield f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{nokor_port}"
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -60,14 +65,14 @@ def payments_secret():  # type: ignore[no-untyped-def]
     return SecretStr(SECRET)
 
 
-@pytest.fixture
-def bank_url(nokor_url: str, tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def bank_process(nokor_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOKOR_")}
-    env.update({"NOKOR_DATA_DIR": str(tmp_path / "bank"), "NOKOR_PAYMENTS_WEBHOOK_SECRET": SECRET})
+    env.update({"NOKOR_DATA_DIR": str(tmp_path_factory.mktemp("bank")), "NOKOR_PAYMENTS_WEBHOOK_SECRET": SECRET})
     process = subprocess.Popen(
         [str(NOKOR), "payments", "sandbox-bank", "--port", str(port), "--chaos", "0", "--late-seconds", "1",
-         "--callback-url", f"{nokor_url}/api/v1/payments/callbacks/sandbox"],
+         "--callback-url", f"http://127.0.0.1:{nokor_port}/api/v1/payments/callbacks/sandbox"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
 
@@ -83,6 +88,12 @@ def bank_url(nokor_url: str, tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def bank_url(nokor_url: str, bank_process: str) -> str:
+    """The sandbox bank, with Nokor listening where it calls back."""
+    return bank_process
 
 
 def open_bills(db: Session, count: int) -> list[payments.BillRead]:
@@ -156,3 +167,11 @@ class TestSandboxBank:
         tampered = bill.qr_payload.replace("25000", "15000")
         answer = httpx.post(f"{bank_url}/v1/pay", json={"qr": tampered})
         assert answer.status_code == 422
+
+    def test_the_sandbox_page_pays_a_pasted_payload(self, db: Session, nokor_url: str, bank_url: str) -> None:
+        bill = open_bills(db, 1)[0]
+        assert "KHQR payload" in httpx.get(bank_url + "/").text
+        paid = httpx.post(bank_url + "/pay-form", data={"qr": bill.qr_payload, "behaviour": "normal"})
+        assert paid.status_code == 200 and "Paid" in paid.text
+        wait_until(lambda: "applied" in outcomes(db, bill), "the callback")
+        assert status(nokor_url, bill) == "paid"

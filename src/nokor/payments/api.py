@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -64,8 +65,10 @@ async def provider_callback(request: Request, session: DbSession, provider: str)
     if len(body) > MAX_CALLBACK_BYTES or len(provider) > 32:
         return JSONResponse({"type": "https://nokor.gov/problems/payload-too-large", "title": "Too large",
                              "status": 413}, status_code=413, media_type="application/problem+json")
-    outcome = service.receive_notification(session, provider=provider, body=body, headers=dict(request.headers),
-                                           secret=callback_secret(settings_of(request)))
+    # The service blocks on the database: run it off the event loop, or one request waiting for a row
+    # lock would stall the loop and with it the request that holds the lock.
+    outcome = await run_in_threadpool(service.receive_notification, session, provider=provider, body=body,
+                                      headers=dict(request.headers), secret=callback_secret(settings_of(request)))
     if outcome.outcome == "rejected" and outcome.detail == "bad signature":
         # Answered without raising, so that the rejected notification stays recorded.
         problem = Unauthorized(outcome.detail)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from nokor.kit.errors import Problem, problem_responses
@@ -98,9 +99,9 @@ async def bill_transfer_request(request: Request, session: DbSession, actor: Cur
     if not payer_fi or not tenant:
         return _answer(400, correlation, {"code": "01", "reason": "X-Platform-TenantId and X-PayerFI-Id headers "
                                           "are required", "requestID": request_id})
-    outcome = service.notify_bill_payment(session, actor, payer_fi=payer_fi, request_id=request_id,
-                                          bill_number=bill_id, payment_ref=payment_ref, body=raw,
-                                          headers=dict(request.headers))
+    outcome = await run_in_threadpool(service.notify_bill_payment, session, actor, payer_fi=payer_fi,
+                                      request_id=request_id, bill_number=bill_id, payment_ref=payment_ref, body=raw,
+                                      headers=dict(request.headers))
     status, reject = {"applied": ("ACK", None), "duplicate": ("RJC", "Dup"), "held": ("RJC", "Und")}.get(
         outcome.outcome, ("RJC", "Def"))
     target = _either(request, "X-Callback-URL")
@@ -130,9 +131,10 @@ async def rtp_request(request: Request, session: DbSession, actor: CurrentActor,
                                           "requestID": rtp_id})
     settings = settings_of(request)
     try:
-        rtp = service.request_to_pay(session, actor, biller_id=biller, rtp_id=rtp_id, txn_id=txn_id,
-                                     bill_number=bill_id, amount=None if amount is None else str(amount),
-                                     payer_bank_url=settings.payments_bakong_url.rstrip("/") + "/v1/rtp")
+        rtp = await run_in_threadpool(
+            service.request_to_pay, session, actor, biller_id=biller, rtp_id=rtp_id, txn_id=txn_id,
+            bill_number=bill_id, amount=None if amount is None else str(amount),
+            payer_bank_url=settings.payments_bakong_url.rstrip("/") + "/v1/rtp")
     except Problem as problem:
         if problem.status in (401, 403):
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 import segno
 
@@ -13,6 +14,8 @@ def _code(payload: str) -> segno.QRCode:
     return segno.make_qr(payload, error="m", encoding="utf-8")
 
 
+# A bill's payload never changes and choosing the mask is most of the cost: keep recent images.
+@lru_cache(maxsize=2048)
 def qr_svg(payload: str, *, scale: int = 6, title: str | None = None) -> str:
     """A standalone SVG document of the payload's QR code (no inline style, no script)."""
     buffer = io.BytesIO()
@@ -21,6 +24,7 @@ def qr_svg(payload: str, *, scale: int = 6, title: str | None = None) -> str:
     return buffer.getvalue().decode("utf-8")
 
 
+@lru_cache(maxsize=512)
 def qr_png(payload: str, *, scale: int = 8) -> bytes:
     """A PNG image of the payload's QR code."""
     buffer = io.BytesIO()

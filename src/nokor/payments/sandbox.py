@@ -10,6 +10,7 @@ settlement file (CSV) of what it booked, for reconciliation.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import random
@@ -23,8 +24,8 @@ from typing import Any
 
 import httpx
 import structlog
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from nokor.payments import emvqr
@@ -196,6 +197,26 @@ def create_sandbox_app(bank: SandboxBank) -> FastAPI:
     @app.get("/v1/settlement.csv", response_class=PlainTextResponse)
     def settlement() -> str:
         return bank.settlement_csv()
+
+    @app.get("/", response_class=HTMLResponse)
+    def home() -> str:
+        rows = "".join(f"<li>{html.escape(b.ref)}: {html.escape(b.amount)} {html.escape(b.currency)} "
+                       f"({html.escape(b.bill_number or '')})</li>" for b in list(bank.booked.values())[-20:])
+        return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Sandbox bank</title></head>"
+                "<body><h1>Sandbox bank (not a real bank)</h1><form method='post' action='/pay-form'>"
+                "<p><label for='qr'>KHQR payload</label><br><textarea id='qr' name='qr' rows='5' cols='70'>"
+                "</textarea></p><p><label for='b'>Callback</label> <select id='b' name='behaviour'>"
+                + "".join(f"<option>{b}</option>" for b in BEHAVIOURS)
+                + f"</select></p><p><button type='submit'>Pay</button></p></form><h2>Booked</h2><ul>{rows}</ul>"
+                f"</body></html>")
+
+    @app.post("/pay-form", response_class=HTMLResponse)
+    async def pay_form(request: Request) -> str:
+        form = await request.form()
+        booked = bank.pay(PayRequest(qr=str(form.get("qr", "")).strip(), behaviour=str(form.get("behaviour"))))
+        return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Paid</title></head><body>"
+                f"<p>Paid {html.escape(booked.amount)} {html.escape(booked.currency)}: {html.escape(booked.ref)}."
+                f" Nokor is being called back.</p><p><a href='/'>Back</a></p></body></html>")
 
     @app.get("/health")
     def health() -> dict[str, str]:
