@@ -107,6 +107,24 @@ class TestSignAndVerifyPdf:
         assert "Signature is Valid." in result.stdout
         assert "Signature Type: ETSI.CAdES.detached" in result.stdout
 
+    @pytest.mark.parametrize(("language", "caption"), [
+        ("km", "បោះត្រាដោយឌីជីថល"), ("ar", "ختم رقمي"), ("de", "Mit elektronischem Siegel versehen"),
+        ("en", "Digitally sealed")])
+    def test_the_visible_stamp_speaks_khmer_arabic_or_german_over_english(self, db, ring, hierarchy, tmp_path,
+                                                                           language, caption):
+        signed = trust.sign_pdf(db, SYSTEM, ring=ring, data=birth_certificate_pdf(), language=language).pdf
+        path = tmp_path / "sealed.pdf"
+        path.write_bytes(signed)
+        text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+        text = text.replace("\u202b", "").replace("\u202c", "")
+        assert caption in text or caption[::-1] in text  # poppler writes right-to-left text in visual order
+        assert text.count("Digitally sealed") == 1
+        assert trust.verify_pdf(db, data=signed).holds
+
+    def test_an_unknown_stamp_language_is_refused(self, db, ring, hierarchy):
+        with pytest.raises(ValidationFailed):
+            trust.sign_pdf(db, SYSTEM, ring=ring, data=birth_certificate_pdf(), language="fr")
+
     def test_b_lta_adds_an_archive_timestamp(self, db, ring, hierarchy):
         signed = trust.sign_pdf(db, SYSTEM, ring=ring, data=birth_certificate_pdf(), level="B-LTA").pdf
         report = trust.verify_pdf(db, data=signed)

@@ -69,6 +69,8 @@ def sign_pdf(
     lta: Annotated[bool, typer.Option(
         "--lta", help="PAdES B-LTA (archive timestamp), for documents that live for decades")] = False,
     reason: Annotated[str | None, typer.Option(help="Reason written into the signature")] = None,
+    language: Annotated[str | None, typer.Option(
+        help="Language of the visible stamp: km, en, ar or de (English is added under the others)")] = None,
 ) -> None:
     """Seal a PDF as PAdES B-LT (or B-LTA) with a visible stamp and a QR code to the verification page."""
     if target.exists():
@@ -79,7 +81,7 @@ def sign_pdf(
             unit_id = _org_unit_id(session, org)
             signed = service.sign_pdf(session, CLI, ring=key_ring(get_settings()), data=source.read_bytes(),
                                       org_unit_id=unit_id, level="B-LTA" if lta else "B-LT",  # type: ignore[arg-type]
-                                      document_name=source.name, reason=reason)
+                                      document_name=source.name, reason=reason, language=language)
     except Problem as problem:
         _fail(problem)
         return

@@ -10,15 +10,18 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.general import SigningError
@@ -97,13 +100,26 @@ class ValidationMaterial:
         )
 
 
+# Latin, Khmer and Arabic in one font (see fonts/README.md); the PDF embeds only the glyphs used.
+STAMP_FONT = Path(__file__).with_name("fonts") / "NokorStampSans-Regular.ttf"
+
+
 @dataclass(frozen=True)
 class StampText:
-    """The lines of the visible stamp (Latin script: the PDF base-14 fonts carry no Khmer or Arabic)."""
+    """The lines of the visible stamp, each in one script (Latin, Khmer or Arabic): HarfBuzz shapes a
+    line as a whole, and a right-to-left line holds no left-to-right words."""
 
     signer: str
     caption: str = "Digitally sealed"
     verify_hint: str = "Scan to verify"
+    caption_en: str | None = None  # the English caption under one in another language
+
+    def template(self) -> str:
+        """pyHanko's stamp text, with its ``%(signer)s`` and ``%(ts)s`` fields."""
+        lines = [self.caption, self.caption_en, None, None, self.verify_hint]
+        texts = [line.replace("%", "%%") if line else line for line in lines]
+        texts[2], texts[3] = "%(signer)s", "%(ts)s"
+        return "\n".join(t for t in texts if t)
 
 
 def sign_pdf(
@@ -139,8 +155,8 @@ def sign_pdf(
         reason=reason, location=location, name=stamp.signer,
     )
     style = QRStampStyle(
-        stamp_text=f"{stamp.caption}\n%(signer)s\n%(ts)s\n{stamp.verify_hint}", border_width=1,
-        timestamp_format="%Y-%m-%d %H:%M:%S UTC",
+        stamp_text=stamp.template(), border_width=1, timestamp_format="%Y-%m-%d %H:%M:%S UTC",
+        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(str(STAMP_FONT)), font_size=9, leading=12),
     )
     pdf_signer = PdfSigner(
         meta, signer=KeySigner(key, chain), timestamper=_timestamper(authority), stamp_style=style,

@@ -20,6 +20,7 @@ from cryptography.x509 import ocsp
 from sqlalchemy.orm import Session
 
 from nokor import audit
+from nokor.kit import i18n
 from nokor.kit.actor import Actor, declare_permission
 from nokor.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
@@ -530,9 +531,14 @@ def verify_url(ring: KeyRing, record_id: uuid.UUID) -> str:
 
 def sign_pdf(session: Session, actor: Actor, *, ring: KeyRing, data: bytes, org_unit_id: uuid.UUID | None = None,
              as_officer: bool = False, level: Literal["B-LT", "B-LTA"] = "B-LT", document_name: str | None = None,
-             reason: str | None = None) -> SignedPdf:
+             reason: str | None = None, language: str | None = None) -> SignedPdf:
     """Seal a PDF (PAdES B-LT, or B-LTA for documents that must hold for decades) with the organisation
-    unit's seal, or the officer's own certificate; with a visible stamp whose QR code opens the record."""
+    unit's seal, or the officer's own certificate; with a visible stamp whose QR code opens the record.
+
+    The stamp speaks ``language`` (km, en, ar or de; by default the current one), with English under it.
+    """
+    if language is not None and language not in i18n.LOCALES:
+        raise ValidationFailed(errors=[field_error(["language"], _("Choose one of the options."), "unknown_language")])
     row = _signing_certificate(session, actor, org_unit_id=org_unit_id, as_officer=as_officer)
     try:
         pdf_format.reader_check(data)
@@ -548,7 +554,7 @@ def sign_pdf(session: Session, actor: Actor, *, ring: KeyRing, data: bytes, org_
         signed = pdf_format.sign_pdf(
             data, key=_open_key(ring, row), chain=_chain(session, row), authority=_authority(session, ring),
             material=_material(session), verify_url=verify_url(ring, record_id), level=level,
-            stamp=pdf_format.StampText(signer=signer), reason=reason, location=ring.organisation,
+            stamp=_stamp_text(signer, language), reason=reason, location=ring.organisation,
         )
     except pdf_format.DamagedPdf as exc:
         raise ValidationFailed(errors=[field_error(["file"], _("The PDF is damaged or incomplete."),
@@ -557,6 +563,17 @@ def sign_pdf(session: Session, actor: Actor, *, ring: KeyRing, data: bytes, org_
                      digest_hex=hashlib.sha256(signed).hexdigest(), document_name=document_name, reason=reason,
                      signed_at=utcnow())
     return SignedPdf(record=SignatureRecordRead.model_validate(record), pdf=signed)
+
+
+def _stamp_text(signer: str, language: str | None) -> pdf_format.StampText:
+    token = i18n.locale_var.set(language) if language else None
+    try:
+        caption, hint, chosen = _("Digitally sealed"), _("Scan to verify"), i18n.current_locale()
+    finally:
+        if token is not None:
+            i18n.locale_var.reset(token)
+    return pdf_format.StampText(signer=signer, caption=caption, verify_hint=hint,
+                                caption_en=None if chosen == "en" else "Digitally sealed")
 
 
 def sign_json(session: Session, actor: Actor, *, ring: KeyRing, payload: bytes, org_unit_id: uuid.UUID | None = None,
