@@ -83,15 +83,18 @@ def _rows(stream: IO[bytes], fmt: ImportFormat, properties: dict[str, Any]
     """(row number, parsed data, raw row, parse error) for every row of the file."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     if fmt == "csv":
-        reader = csv.DictReader(text)
-        for number, raw in enumerate(reader, start=1):
+        reader = csv.reader(text)
+        header = next(reader, None) or []
+        # One converter per column, chosen once: text cells stay as they are.
+        columns = [(name, None if schema_rules.property_type(properties.get(name, {})) in ("string", "any")
+                    else properties[name]) for name in header]
+        for number, cells in enumerate(reader, start=1):
             data: dict[str, Any] = {}
-            for column, cell in raw.items():
-                if column is None or cell is None or cell == "":
+            for (column, spec), cell in zip(columns, cells, strict=False):
+                if cell == "":
                     continue
-                spec = properties.get(column)
-                data[column] = schema_rules.coerce_cell(spec, cell) if isinstance(spec, dict) else cell
-            yield number, data, raw, None
+                data[column] = cell if spec is None else schema_rules.coerce_cell(spec, cell)
+            yield number, data, (header, cells), None
         return
     for number, line in enumerate(text, start=1):
         if not line.strip():
@@ -211,10 +214,11 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
             return
         text = "; ".join(f"{p}: {m}" for p, m in errors)
         if fmt == "csv":
+            header, cells = raw
             if reject_writer is None:
-                reject_writer = csv.DictWriter(rejects, fieldnames=[*raw.keys(), "_errors"], extrasaction="ignore")
-                reject_writer.writeheader()
-            reject_writer.writerow({**raw, "_errors": text})
+                reject_writer = csv.writer(rejects)
+                reject_writer.writerow([*header, "_errors"])
+            reject_writer.writerow([*cells, *[""] * (len(header) - len(cells)), text])
         else:
             rejects.write(json.dumps({"row": number, "errors": text, "line": raw.rstrip("\n")},
                                      ensure_ascii=False) + "\n")

@@ -314,8 +314,10 @@ def archive_registry(session: Session, actor: Actor, *, name: str, reason: str |
     return _registry_read(session, registry)
 
 
-def _version(session: Session, registry: Registry, label: str | None, *, write: bool = False) -> SchemaVersion:
-    versions = [v for v in repository.versions_of(session, registry.id) if v.state != "draft"]
+def _version(session: Session, registry: Registry, label: str | None, *, write: bool = False,
+             known: Sequence[SchemaVersion] | None = None) -> SchemaVersion:
+    every = known if known is not None else repository.versions_of(session, registry.id)
+    versions = [v for v in every if v.state != "draft"]
     if label is None:
         live = [v for v in versions if v.state == "published"] or versions
         if not live:
@@ -400,9 +402,10 @@ def list_access(session: Session, actor: Actor, *, name: str) -> list[AccessGran
 # --- records ---------------------------------------------------------------------------------------
 
 
-def _personal_fields(session: Session, registry: Registry) -> set[str]:
+def _personal_fields(session: Session, registry: Registry,
+                     versions: Sequence[SchemaVersion] | None = None) -> set[str]:
     fields: set[str] = set()
-    for version in repository.versions_of(session, registry.id):
+    for version in versions if versions is not None else repository.versions_of(session, registry.id):
         fields.update(version.personal_fields)
     return fields
 
@@ -433,8 +436,10 @@ def _record_read(session: Session, actor: Actor, registry: Registry, record: Rec
                       written_by=record.written_by, reason=record.reason, deleted=record.deleted_at is not None)
 
 
-def _labels(session: Session, registry: Registry) -> dict[uuid.UUID, str]:
-    return {v.id: v.version for v in repository.versions_of(session, registry.id)}
+def _labels(session: Session, registry: Registry,
+            versions: Sequence[SchemaVersion] | None = None) -> dict[uuid.UUID, str]:
+    return {v.id: v.version for v in (versions if versions is not None else repository.versions_of(session,
+                                                                                                     registry.id))}
 
 
 def _check_data(version: SchemaVersion, data: Any, where: list[str | int]) -> None:
@@ -547,10 +552,11 @@ def read_record(session: Session, actor: Actor, *, name: str, record_id: str | u
     """One record; its personal-data fields only when a purpose is given, and that reading is logged."""
     registry = _registry(session, name)
     _require(session, actor, registry, REGISTRIES_READ)
-    found = _version(session, registry, version)
+    versions = repository.versions_of(session, registry.id)
+    found = _version(session, registry, version, known=versions)
     record = _find(session, registry, record_id, found, include_deleted=True)
-    return _record_read(session, actor, registry, record, purpose, _personal_fields(session, registry),
-                        _labels(session, registry))
+    return _record_read(session, actor, registry, record, purpose, _personal_fields(session, registry, versions),
+                        _labels(session, registry, versions))
 
 
 def _apply(session: Session, actor: Actor, registry: Registry, version: SchemaVersion, record: Record,
@@ -888,7 +894,8 @@ def search_records(session: Session, actor: Actor, *, name: str, version: str | 
     sorted, one page at a time with a cursor."""
     registry = _registry(session, name)
     _require(session, actor, registry, REGISTRIES_READ)
-    found = _version(session, registry, version)
+    versions = repository.versions_of(session, registry.id)
+    found = _version(session, registry, version, known=versions)
     limit = max(1, min(limit, MAX_LIMIT))
     stmt = _filtered(registry, found, filters, text, text_field)
     stmt, column, descending = _sorted(registry, found, stmt, sort)
@@ -906,8 +913,8 @@ def search_records(session: Session, actor: Actor, *, name: str, version: str | 
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = _encode_cursor(last[1] if column is not None else None, last[0].id)
-    personal = _personal_fields(session, registry)
-    labels = _labels(session, registry)
+    personal = _personal_fields(session, registry, versions)
+    labels = _labels(session, registry, versions)
     return RecordPage(items=[_record_read(session, actor, registry, row[0], purpose, personal, labels)
                              for row in rows], next_cursor=next_cursor)
 
