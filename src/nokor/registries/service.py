@@ -394,6 +394,7 @@ def revoke_access(session: Session, actor: Actor, *, name: str, client_identity:
 
 
 def list_access(session: Session, actor: Actor, *, name: str) -> list[AccessGrantRead]:
+    """The agency systems that may read or write the registry."""
     registry = _registry(session, name)
     _require(session, actor, registry, REGISTRIES_MANAGE)
     return [AccessGrantRead.model_validate(g) for g in repository.grants_of(session, registry.id)]
