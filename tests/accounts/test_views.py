@@ -48,7 +48,7 @@ class TestSignIn:
         answer = client.post("/login", data={"username": "dara", "password": "wrong-password-1",
                                              "csrf_token": csrf_from(page.text)}, headers=HTML)
         assert answer.status_code == 401
-        assert "The username or password is not right." in answer.text
+        assert "The username or password is incorrect." in answer.text
         assert 'class="error-summary"' in answer.text
         assert 'value="dara"' in answer.text
 

@@ -449,7 +449,7 @@ def sign_in(
                 )
         session.flush()
         return SignInOutcome(
-            problem=Unauthorized(_("The username or password is not right."), code="bad_credentials")
+            problem=Unauthorized(_("The username or password is incorrect."), code="bad_credentials")
         )
     if _hasher.check_needs_rehash(officer.password_hash):
         officer.password_hash = hash_password(password)

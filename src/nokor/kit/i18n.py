@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import io
+import logging
 import threading
 from datetime import date, datetime
 from decimal import Decimal
@@ -61,7 +62,13 @@ def translations_for(locale: str) -> NullTranslations:
             po_path = folder / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
             if not po_path.exists():
                 continue
-            compiled = _compile(po_path, locale)
+            try:
+                compiled = _compile(po_path, locale)
+            except Exception:
+                # One broken catalogue must not take every page of the language down with it;
+                # the translation tests name it, and the log says which file.
+                logging.getLogger("nokor.i18n").exception("catalogue not loaded: %s", po_path)
+                continue
             if merged is None:
                 merged = compiled
             else:

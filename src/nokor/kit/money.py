@@ -10,7 +10,7 @@ from babel.numbers import get_currency_precision, list_currencies
 
 @dataclass(frozen=True, slots=True)
 class Money:
-    """An amount of one currency, in minor units (riel have none, US dollars have cents)."""
+    """An amount of one currency, in minor units (ISO 4217: cents of the dollar, hundredths of the riel)."""
 
     minor: int
     currency: str
