@@ -175,3 +175,16 @@ class TestSandboxBank:
         assert paid.status_code == 200 and "Paid" in paid.text
         wait_until(lambda: "applied" in outcomes(db, bill), "the callback")
         assert status(nokor_url, bill) == "paid"
+
+    def test_a_status_check_pays_a_bill_whose_callback_never_came(self, db: Session, bank_process: str) -> None:
+        bill = open_bills(db, 1)[0]  # Nokor is not listening: every callback of the bank fails
+        assert httpx.post(f"{bank_process}/v1/pay", json={"qr": bill.qr_payload}).status_code == 200
+        client = BakongClient(bank_process)
+        outcomes = payments.check_open_bills(db, SYSTEM, provider=client)
+        client.close()
+        assert [o.outcome for o in outcomes] == ["applied"]
+        assert payments.bill_status(db, number=bill.number).status == "paid"
+        again = BakongClient(bank_process)
+        assert payments.check_open_bills(db, SYSTEM, provider=again) == []  # no open bill left to ask about
+        again.close()
+        db.rollback()

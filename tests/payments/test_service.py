@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -175,3 +175,12 @@ class TestDemo:
         assert {f.code for f in payments.list_fees(db, SYSTEM)} >= {"PASSPORT-ORD", "NID-REPLACE", "BIRTH-COPY"}
         bill = payments.list_bills(db, SYSTEM).items[0]
         assert payments.validate(bill.qr_payload) == []
+
+
+class TestExpireBills:
+    def test_only_open_bills_past_their_due_date_expire(self, db: Session) -> None:
+        overdue, paid = make_bill(db, code="FEE-A"), make_bill(db, code="FEE-B")
+        notify(db, paid)
+        assert payments.expire_bills(db, SYSTEM, now=NOW + timedelta(days=31)) == 1
+        assert payments.bill_status(db, number=overdue.number).status == "expired"
+        assert payments.bill_status(db, number=paid.number).status == "paid"

@@ -132,3 +132,39 @@ def reconcile_file(
     console.print(table)
     console.print(f"reconciliation {report.id}: {report.lines:,} lines of {file.name} against {provider}; "
                   f"settled {report.counts.get('settled_minor', {})} (minor units)")
+
+
+@app.command("check-open")
+def check_open(limit: Annotated[int, typer.Option(help="Open bills asked about at most")] = 500) -> None:
+    """Ask the Bakong-style provider whether open bills were paid (for callbacks that never came)."""
+    from nokor.config import get_settings
+    from nokor.db import cli_session_scope
+    from nokor.kit.actor import Actor
+    from nokor.payments import service
+    from nokor.payments.providers import BakongClient, ProviderUnavailable
+
+    settings = get_settings()
+    token = settings.payments_bakong_token.get_secret_value() if settings.payments_bakong_token else None
+    client = BakongClient(settings.payments_bakong_url, token=token)
+    try:
+        with cli_session_scope() as session:
+            outcomes = service.check_open_bills(session, Actor.system("cli"), provider=client, limit=limit)
+    except ProviderUnavailable as exc:
+        err.print(f"[red]the provider did not answer: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    finally:
+        client.close()
+    applied = sum(o.outcome == "applied" for o in outcomes)
+    console.print(f"{len(outcomes)} payments found, {applied} bills paid now")
+
+
+@app.command("expire-bills")
+def expire() -> None:
+    """Mark open bills past their due date as expired."""
+    from nokor.db import cli_session_scope
+    from nokor.kit.actor import Actor
+    from nokor.payments import service
+
+    with cli_session_scope() as session:
+        count = service.expire_bills(session, Actor.system("cli"))
+    console.print(f"{count} bills expired")

@@ -148,3 +148,8 @@ def reconciliation_by_sha256(session: Session, sha256: str) -> Reconciliation | 
 def add_reconciliation_items(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(ReconciliationItem), rows)
+
+
+def open_bills_with_live_qr(session: Session, now: datetime, limit: int) -> Sequence[Bill]:
+    return session.scalars(select(Bill).where(Bill.status == "open", Bill.qr_expires_at > now)
+                           .order_by(Bill.created_at).limit(limit)).all()

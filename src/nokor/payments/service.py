@@ -36,6 +36,7 @@ from nokor.payments.models import (
     Refund,
     RequestToPay,
 )
+from nokor.payments.providers import PaymentProvider
 from nokor.payments.reconciliation import Expected, Outcome, SettlementFileError, reconcile
 from nokor.payments.schemas import (
     Balance,
@@ -644,3 +645,27 @@ def reconciliation_items(session: Session, actor: Actor, *, reconciliation_id: u
         raise NotFound(_("There is no such reconciliation."))
     return [ReconciliationItemRead.model_validate(i)
             for i in repository.reconciliation_items(session, reconciliation_id, limit)]
+
+
+# --- status checks --------------------------------------------------------------------------------
+
+
+def check_open_bills(session: Session, actor: Actor, *, provider: PaymentProvider, limit: int = 500,
+                     now: datetime | None = None) -> list[PaymentOutcome]:
+    """Ask a provider (by MD5, in batches) about open bills whose QR is still payable; apply what it paid.
+
+    For callbacks that never came: each payment found goes through the same idempotent path as a
+    callback, so one that arrives later is recognised as a duplicate.
+    """
+    actor.require_everywhere(PAYMENTS_MANAGE)
+    bills = repository.open_bills_with_live_qr(session, now or utcnow(), limit)
+    outcomes = []
+    for found in provider.check_by_md5_list([b.qr_md5 for b in bills]):
+        if not found.found or not found.transaction_ref:
+            continue
+        event = {"event_id": f"status:{found.transaction_ref}", "transaction_ref": found.transaction_ref,
+                 "status": "SUCCESS", "md5": found.md5, "amount": found.amount, "currency": found.currency,
+                 "paid_at": found.acknowledged_at.isoformat() if found.acknowledged_at else None}
+        body = json.dumps(event, separators=(",", ":")).encode()
+        outcomes.append(_take_event(session, provider=provider.name, body=body, headers={}, event=event))
+    return outcomes
