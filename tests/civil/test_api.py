@@ -56,3 +56,14 @@ class TestEvents:
         assert client.post("/api/v1/civil/events", json=body, headers=auth(reader)).status_code == 403
         refused = client.post("/api/v1/civil/events", json=body, headers=auth(writer))
         assert refused.status_code == 422 and refused.json()["errors"][0]["code"] == "future_date"
+
+    def test_an_unknown_village_is_422_naming_the_field(self, client: TestClient, db: Session) -> None:
+        writer = issue_key(db, permissions=["civil.declare"])
+        db.commit()
+        body = {"kind": "birth", "occurred_on": date.today().isoformat(), "place_code": "12999999",
+                "child": {"given_name": "A", "family_name": "B", "sex": "F"}}
+        refused = client.post("/api/v1/civil/events", json=body, headers=auth(writer))
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0] | {"detail": ""} == {"pointer": "/place_code", "code": "unknown_place",
+                                                                "detail": ""}
+        assert "12999999" in refused.json()["errors"][0]["detail"]

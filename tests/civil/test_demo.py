@@ -20,6 +20,7 @@ def test_demo_adds_officers_births_and_a_death_once(db: Session) -> None:
     dara = civil.search_residents(db, READER, purpose="test", name="Dara Chan")
     assert [(r.given_name, r.family_name, r.status) for r in dara] == [("ដារា", "ចាន់", "alive")]
     assert dara[0].mother_id is not None and dara[0].nin
+    assert dara[0].birth_place_code == "12010101"  # a real village: the places are loaded
     saron = civil.search_residents(db, READER, purpose="test", name="Saron")
     assert [r.status for r in saron] == ["deceased"]
     officers = {o.username: o for o in accounts.list_officers(db, READER, limit=200).items}

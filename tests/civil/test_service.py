@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from tests.civil.factories import SYSTEM, VILLAGE, birth, make_resident, registered
+from tests.civil.factories import COMMUNE, OTHER_VILLAGE, SYSTEM, VILLAGE, birth, make_resident, registered
 
 from nokor import civil
 from nokor.audit.models import AuditEntry
@@ -63,10 +63,14 @@ class TestResidents:
         with pytest.raises(Forbidden):
             civil.get_resident(db, officer("civil.declare"), resident_id=person.id, purpose="curiosity")
 
-    def test_a_bad_village_code_is_refused(self, db: Session) -> None:
+    def test_a_place_must_be_a_known_village(self, db: Session) -> None:
         with pytest.raises(ValidationFailed) as exc:
-            make_resident(db, birth_place_code="PP-01")
-        assert code_of(exc) == "bad_place_code"
+            make_resident(db, birth_place_code="12999999")
+        assert code_of(exc) == "unknown_place" and exc.value.errors[0]["pointer"] == "/birth_place_code"
+        with pytest.raises(ValidationFailed) as exc:
+            make_resident(db, address_code=COMMUNE)
+        assert code_of(exc) == "not_a_village" and exc.value.errors[0]["pointer"] == "/address_code"
+        assert make_resident(db, address_code=OTHER_VILLAGE).address_code == OTHER_VILLAGE
 
 
 class TestNationalIdNumbers:
@@ -231,7 +235,7 @@ class TestConsistencyRules:
         with pytest.raises(ValidationFailed) as exc:
             civil.create_event(db, SYSTEM, data=civil.EventCreate(
                 kind="change_of_address", occurred_on=date.today(), subject_id=person.id,
-                new_address_code="12020202"))
+                new_address_code=OTHER_VILLAGE))
         assert code_of(exc) == "subject_deceased"
         assert "deceased" in str(exc.value.errors[0]["detail"])  # type: ignore[index]
 
@@ -267,9 +271,9 @@ class TestConsistencyRules:
         registered(db, civil.EventCreate(kind="change_of_name", occurred_on=date.today(), subject_id=person.id,
                                          new_family_name="កែវ"))
         registered(db, civil.EventCreate(kind="change_of_address", occurred_on=date.today(), subject_id=person.id,
-                                         new_address_code="12020202", new_address_text="House 5"))
+                                         new_address_code=OTHER_VILLAGE, new_address_text="House 5"))
         now = civil.get_resident(db, SYSTEM, resident_id=person.id, purpose="t")
-        assert (now.family_name, now.family_name_latin, now.address_code) == ("កែវ", "Kaev", "12020202")
+        assert (now.family_name, now.family_name_latin, now.address_code) == ("កែវ", "Kaev", OTHER_VILLAGE)
         history = civil.resident_history(db, SYSTEM, resident_id=person.id, purpose="t")
         assert [h.action for h in history][:2] == ["change_of_address.register", "change_of_name.register"]
         assert history[1].before and history[1].before["family_name"] == "សុខ"

