@@ -121,6 +121,19 @@ class TestSignAndVerifyPdf:
         assert text.count("Digitally sealed") == 1
         assert trust.verify_pdf(db, data=signed).holds
 
+    def test_the_room_reserved_for_the_signature_suffices_and_a_shortfall_is_recovered(self, db, ring, hierarchy,
+                                                                                      monkeypatch):
+        calls = []
+        real = pdf_format._sign_once
+        monkeypatch.setattr(pdf_format, "_sign_once", lambda *a, **k: calls.append(k["reserved"]) or real(*a, **k))
+        trust.sign_pdf(db, SYSTEM, ring=ring, data=birth_certificate_pdf(), level="B-LTA")
+        assert len(calls) == 1 and calls[0] is not None  # no dummy signature was needed to measure the room
+        calls.clear()
+        monkeypatch.setattr(pdf_format, "signature_room", lambda chain, authority: 2000)
+        signed = trust.sign_pdf(db, SYSTEM, ring=ring, data=birth_certificate_pdf())
+        assert calls == [2000, None]
+        assert trust.verify_pdf(db, data=signed.pdf).holds
+
     def test_an_unknown_stamp_language_is_refused(self, db, ring, hierarchy):
         with pytest.raises(ValidationFailed):
             trust.sign_pdf(db, SYSTEM, ring=ring, data=birth_certificate_pdf(), language="fr")

@@ -166,6 +166,23 @@ def sign_pdf(
     embedded (B-LT) and, for B-LTA, an archive timestamp over all of it."""
     reader_check(data)
     try:
+        return _sign_once(data, key=key, chain=chain, authority=authority, material=material, verify_url=verify_url,
+                          stamp=stamp, level=level, reason=reason, location=location,
+                          reserved=signature_room(chain, authority))
+    except _RoomTooSmall:
+        # An unforeseen signature size: let pyHanko measure it with a dummy signature, as it does by default.
+        return _sign_once(data, key=key, chain=chain, authority=authority, material=material, verify_url=verify_url,
+                          stamp=stamp, level=level, reason=reason, location=location, reserved=None)
+
+
+class _RoomTooSmall(Exception):
+    """The room reserved for the signature container was too small."""
+
+
+def _sign_once(data: bytes, *, key: SigningKey, chain: tuple[x509.Certificate, ...], authority: TimestampAuthority,
+               material: ValidationMaterial, verify_url: str, stamp: StampText, level: Level, reason: str | None,
+               location: str | None, reserved: int | None) -> bytes:
+    try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
     except (PdfError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise DamagedPdf(str(exc)) from exc
@@ -193,8 +210,12 @@ def sign_pdf(
     out = io.BytesIO()
     try:
         pdf_signer.sign_pdf(writer, output=out, appearance_text_params={"url": verify_url, "signer": stamp.signer},
-                            bytes_reserved=signature_room(chain, authority))
-    except (PdfError, SigningError, ValueError, KeyError, TypeError) as exc:
+                            bytes_reserved=reserved)
+    except SigningError as exc:
+        if reserved is not None and "larger than expected" in str(exc):
+            raise _RoomTooSmall from exc
+        raise DamagedPdf(str(exc)) from exc
+    except (PdfError, ValueError, KeyError, TypeError) as exc:
         raise DamagedPdf(str(exc)) from exc
     return out.getvalue()
 
