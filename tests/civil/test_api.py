@@ -67,3 +67,12 @@ class TestEvents:
         assert refused.json()["errors"][0] | {"detail": ""} == {"pointer": "/place_code", "code": "unknown_place",
                                                                 "detail": ""}
         assert "12999999" in refused.json()["errors"][0]["detail"]
+
+    def test_a_correction_with_a_bad_value_is_422_not_500(self, client: TestClient, db: Session) -> None:
+        person = make_resident(db)
+        key = issue_key(db, permissions=["civil.correct"])
+        db.commit()
+        body = {"changes": {"birth_date": "the fifth of May"}, "reason": "Typing error", "evidence": "Certificate"}
+        answer = client.post(f"/api/v1/civil/residents/{person.id}/corrections", json=body, headers=auth(key))
+        assert answer.status_code == 422
+        assert answer.json()["errors"][0]["pointer"] == "/changes/birth_date"

@@ -6,8 +6,10 @@ from datetime import date
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
-from tests.civil.factories import VILLAGE, make_resident
+from tests.civil.factories import OTHER_VILLAGE, SYSTEM, VILLAGE, make_resident
 from tests.conftest import csrf_from, make_officer, make_role, sign_in
+
+from nokor import civil
 
 HTML = {"accept": "text/html"}
 REGISTRAR = ["civil.read", "civil.declare", "civil.validate", "civil.register"]
@@ -84,3 +86,100 @@ class TestOfficerPages:
         sign_in(client, officer.username)
         assert 'href="/civil"' not in client.get("/", headers=HTML).text
         assert client.get("/civil", headers=HTML).status_code == 403
+
+
+def _signed_in(client: TestClient, db: Session, permissions: list[str], username: str | None = None) -> str:
+    role = make_role(db, permissions=permissions)
+    officer = make_officer(db, roles=[role.code], username=username)
+    db.commit()
+    sign_in(client, officer.username)
+    return officer.username
+
+
+class TestResidentPage:
+    def test_corrections_need_a_second_officer(self, client: TestClient, db: Session) -> None:
+        person = make_resident(db)
+        both = [*REGISTRAR, "civil.correct", "civil.approve_correction"]
+        _signed_in(client, db, both, "first.officer")
+        url = f"/civil/residents/{person.id}"
+        form = client.get(f"{url}/corrections/new", headers=HTML)
+        token = csrf_from(form.text)
+        bad = client.post(f"{url}/corrections/new", headers=HTML, data={
+            "csrf_token": token, "field": "birth_date", "value": "not a date", "reason": "typo",
+            "evidence": "Birth certificate"})
+        assert bad.status_code == 422 and "not valid" in bad.text
+        asked = client.post(f"{url}/corrections/new", headers=HTML, follow_redirects=False, data={
+            "csrf_token": token, "field": "birth_date", "value": "1990-05-18", "reason": "Typing error",
+            "evidence": "Birth certificate 123/1990"})
+        assert asked.status_code == 303
+        page = client.get(url, headers=HTML)
+        assert "Birth certificate 123/1990" in page.text and "another officer must decide" in page.text
+        assert 'action="/civil/corrections/' not in page.text
+        correction_id = civil.list_corrections(db, SYSTEM, resident_id=person.id)[0].id
+        db.rollback()
+        own = client.post(f"/civil/corrections/{correction_id}/approve", headers=HTML,
+                          data={"csrf_token": token, "resident_id": str(person.id)})
+        assert "second officer" in own.text
+        assert "1990-05-17" in client.get(url, headers=HTML).text
+        client.cookies.clear()
+        _signed_in(client, db, both, "second.officer")
+        page = client.get(url, headers=HTML)
+        assert f'action="/civil/corrections/{correction_id}/approve"' in page.text
+        approved = client.post(f"/civil/corrections/{correction_id}/approve", headers=HTML,
+                               data={"csrf_token": csrf_from(page.text), "resident_id": str(person.id)})
+        assert approved.status_code == 200 and "1990-05-18" in approved.text and "Approved" in approved.text
+
+    def test_without_the_approval_permission_deciding_is_403(self, client: TestClient, db: Session) -> None:
+        person = make_resident(db)
+        correction = civil.request_correction(db, SYSTEM, resident_id=person.id, data=civil.CorrectionCreate(
+            changes={"sex": "M"}, reason="Typing error", evidence="Hospital record"))
+        _signed_in(client, db, REGISTRAR)
+        token = csrf_from(client.get(f"/civil/residents/{person.id}", headers=HTML).text)
+        answer = client.post(f"/civil/corrections/{correction.id}/approve", headers=HTML,
+                             data={"csrf_token": token, "resident_id": str(person.id)})
+        assert answer.status_code == 403
+
+    def test_virtual_ids_are_issued_and_revoked(self, client: TestClient, db: Session) -> None:
+        person = make_resident(db)
+        _signed_in(client, db, REGISTRAR)
+        url = f"/civil/residents/{person.id}"
+        token = csrf_from(client.get(url, headers=HTML).text)
+        issued = client.post(f"{url}/virtual-ids", data={"csrf_token": token}, headers=HTML)
+        vid = civil.list_virtual_ids(db, SYSTEM, resident_id=person.id, purpose="test")[0]
+        db.rollback()
+        assert vid.number in issued.text and "Active" in issued.text
+        revoked = client.post(f"/civil/virtual-ids/{vid.number}/revoke", data={"csrf_token": token}, headers=HTML)
+        assert "Revoked on" in revoked.text and f"/civil/virtual-ids/{vid.number}/revoke" not in revoked.text
+
+    def test_death_marriage_and_change_of_address_are_declared_from_the_record(self, client: TestClient,
+                                                                              db: Session) -> None:
+        person = make_resident(db)
+        partner = make_resident(db, given_name="វិបុល", family_name="ចាន់", sex="M", birth_date=date(1988, 1, 2))
+        _signed_in(client, db, REGISTRAR)
+        url = f"/civil/residents/{person.id}"
+        page = client.get(url, headers=HTML)
+        for kind in ("death", "marriage", "change_of_address"):
+            assert f"{url}/declare/{kind}" in page.text
+        token = csrf_from(page.text)
+        today = date.today().isoformat()
+        unknown = client.post(f"{url}/declare/marriage", headers=HTML,
+                              data={"csrf_token": token, "occurred_on": today, "partner_nin": "999999999999"})
+        assert unknown.status_code == 422
+        married = client.post(f"{url}/declare/marriage", headers=HTML, follow_redirects=False,
+                              data={"csrf_token": token, "occurred_on": today, "partner_nin": partner.nin or ""})
+        assert married.status_code == 303, married.text
+        moving = client.post(f"{url}/declare/change_of_address", headers=HTML, data={
+            "csrf_token": token, "occurred_on": today, "new_address_code.q": "Phum Pir",
+            "new_address_code.search": "1"})
+        assert moving.status_code == 200 and f'value="{OTHER_VILLAGE}"' in moving.text
+        moved = client.post(f"{url}/declare/change_of_address", headers=HTML, follow_redirects=False, data={
+            "csrf_token": token, "occurred_on": today, "new_address_code": OTHER_VILLAGE,
+            "new_address_text": "House 12, Street 294"})
+        assert moved.status_code == 303, moved.text
+        died = client.post(f"{url}/declare/death", headers=HTML, follow_redirects=False,
+                           data={"csrf_token": token, "occurred_on": today, "place_code": VILLAGE})
+        assert died.status_code == 303
+        event = client.get(died.headers["location"], headers=HTML)
+        assert "Death" in event.text and "Declared" in event.text
+        kinds = sorted(e.kind for e in civil.list_events(db, SYSTEM, subject_id=person.id, state="declared"))
+        assert kinds == ["change_of_address", "death", "marriage"]

@@ -52,6 +52,11 @@ def virtual_id_by_number(session: Session, number: str) -> VirtualId | None:
     return session.scalars(select(VirtualId).where(VirtualId.number == number)).first()
 
 
+def virtual_ids_of(session: Session, resident_id: uuid.UUID) -> Sequence[VirtualId]:
+    return session.scalars(select(VirtualId).where(VirtualId.resident_id == resident_id)
+                           .order_by(VirtualId.issued_at.desc(), VirtualId.number)).all()
+
+
 def corrections(session: Session, *, state: str | None, resident_id: uuid.UUID | None) -> Sequence[Correction]:
     stmt = select(Correction)
     if state:

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from anyascii import anyascii
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -290,6 +291,15 @@ def revoke_virtual_id(session: Session, actor: Actor, *, number: str) -> Virtual
                             subject_id=vid.resident_id, before={"virtual_id": vid.id.hex}, after=None)
         session.flush()
     return VirtualIdRead.model_validate(vid)
+
+
+def list_virtual_ids(session: Session, actor: Actor, *, resident_id: uuid.UUID, purpose: str) -> list[VirtualIdRead]:
+    """A resident's virtual IDs, newest first, revoked ones included (the read is logged)."""
+    actor.require(CIVIL_READ)
+    resident = _load_resident(session, resident_id)
+    audit.record_access(session, actor, subject_type="civil_resident", subject_id=resident.id, purpose=purpose,
+                        fields=["virtual_ids"])
+    return [VirtualIdRead.model_validate(v) for v in repository.virtual_ids_of(session, resident.id)]
 
 
 def resolve_virtual_id(session: Session, actor: Actor, *, number: str, purpose: str) -> ResidentRead:
@@ -595,7 +605,13 @@ def request_correction(session: Session, actor: Actor, *, resident_id: uuid.UUID
     if unknown or not data.changes:
         raise _fail("changes", _("These fields cannot be corrected this way: %(fields)s",
                                  fields=", ".join(unknown) or "—"), "not_correctable")
-    trial = ResidentCreate.model_validate({**_snapshot(resident), **data.changes})
+    try:
+        trial = ResidentCreate.model_validate({**_snapshot(resident), **data.changes})
+    except PydanticValidationError as exc:
+        raise ValidationFailed(errors=[
+            field_error(["changes", *[str(p) for p in item["loc"]]], _("This value is not valid for this field."),
+                        "bad_value")
+            for item in exc.errors()]) from exc
     _check_place(session, trial.birth_place_code, "changes/birth_place_code")
     _check_place(session, trial.address_code, "changes/address_code")
     correction = Correction(resident_id=resident.id, changes=data.changes, reason=data.reason.strip(),

@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from nokor import places
 from nokor.civil import service
 from nokor.civil.api import rules_of, run_step
-from nokor.civil.schemas import EVENT_STATES, EventCreate
+from nokor.civil.schemas import EVENT_STATES, CorrectionCreate, EventCreate, ResidentRead
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
 from nokor.web import flash, form_errors, render
@@ -24,6 +24,11 @@ from nokor.web.deps import DbSession, OfficerActor, OfficerForm
 router = APIRouter(include_in_schema=False)
 STEPS = ("declare", "validate", "register", "certify", "approve-late", "request-updates", "reject")
 PURPOSE = "civil registration office"
+CORRECTABLE_ORDER = ("given_name", "family_name", "given_name_latin", "family_name_latin", "sex", "birth_date",
+                     "birth_date_precision", "birth_place_code", "nationality", "address_code", "address_text")
+# The events declared from a resident's page, and the name of the place picker each form shows (if any).
+DECLARABLE: dict[str, str | None] = {"death": "place_code", "marriage": "place_code", "divorce": None,
+                                     "change_of_address": "new_address_code", "change_of_name": None}
 
 
 def _text(form: FormData, name: str) -> str:
@@ -42,8 +47,24 @@ def kind_label(kind: str) -> str:
             "change_of_address": _("Change of address"), "change_of_name": _("Change of name")}.get(kind, kind)
 
 
+def field_label(field: str) -> str:
+    return {"given_name": _("Given name, as written"), "family_name": _("Family name, as written"),
+            "given_name_latin": _("Given name in Latin letters"),
+            "family_name_latin": _("Family name in Latin letters"), "sex": _("Sex"),
+            "birth_date": _("Date of birth"), "birth_date_precision": _("Precision of the date of birth"),
+            "birth_place_code": _("Village of birth (code)"), "nationality": _("Nationality (3-letter code)"),
+            "address_code": _("Village of the address (code)"),
+            "address_text": _("Address details")}.get(field, field)
+
+
+def correction_state_label(state: str) -> str:
+    return {"pending": _("Waiting for a second officer"), "approved": _("Approved"),
+            "rejected": _("Rejected")}.get(state, state)
+
+
 def _common() -> dict[str, Any]:
     return {"state_label": state_label, "kind_label": kind_label, "states": EVENT_STATES,
+            "field_label": field_label, "correction_state_label": correction_state_label,
             "sex_options": [("F", _("Female")), ("M", _("Male")), ("X", _("Other"))]}
 
 
@@ -59,14 +80,14 @@ def queue(request: Request, session: DbSession, actor: OfficerActor, state: str 
 PICKER = "place_code"
 
 
-def _picker(session: DbSession, form: FormData | None = None) -> places.PickerState:
+def _picker(session: DbSession, form: FormData | None = None, name: str = PICKER) -> places.PickerState:
     fields = {k: v for k, v in form.items() if isinstance(v, str)} if form is not None else {}
-    return places.picker_state(session, name=PICKER, values=fields)
+    return places.picker_state(session, name=name, values=fields)
 
 
-def _picker_step(form: FormData) -> bool:
+def _picker_step(form: FormData, name: str = PICKER) -> bool:
     """The officer pressed one of the picker's own buttons (next level, search, choose), not "declare"."""
-    return any(form.get(f"{PICKER}.{button}") for button in ("step", "search", "choose"))
+    return any(form.get(f"{name}.{button}") for button in ("step", "search", "choose"))
 
 
 @router.get("/civil/births/new")
@@ -157,6 +178,161 @@ def resident_page(request: Request, session: DbSession, actor: OfficerActor, res
     events = service.list_events(session, actor, subject_id=resident_id)
     paths = {code: places.path_of(session, code) for code in (resident.birth_place_code, resident.address_code)
              if code}
-    return render(request, "civil/resident.html", {"resident": resident, "history": history, "events": events,
-                                                   "paths": paths, **_common()},
-                  headers={"Cache-Control": "no-store"})
+    virtual_ids = service.list_virtual_ids(session, actor, resident_id=resident_id, purpose=PURPOSE)
+    corrections = service.list_corrections(session, actor, resident_id=resident_id)
+    return render(request, "civil/resident.html", {
+        "resident": resident, "history": history, "events": events, "paths": paths, "virtual_ids": virtual_ids,
+        "corrections": corrections, "declarable": DECLARABLE, **_common()}, headers={"Cache-Control": "no-store"})
+
+
+def _back(resident_id: uuid.UUID) -> RedirectResponse:
+    return RedirectResponse(f"/civil/residents/{resident_id}", status_code=303)
+
+
+def _flash_problem(request: Request, exc: Problem) -> None:
+    flash(request, " ".join(form_errors(exc).values()) if isinstance(exc, ValidationFailed) else
+          (exc.detail or exc.title), "error")
+
+
+# --- virtual IDs ------------------------------------------------------------------------------
+
+
+@router.post("/civil/residents/{resident_id}/virtual-ids")
+def issue_virtual_id(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                     resident_id: uuid.UUID) -> Response:
+    try:
+        with session.begin_nested():
+            vid = service.issue_virtual_id(session, actor, resident_id=resident_id)
+        flash(request, _("Virtual ID issued: %(number)s", number=vid.number))
+    except Problem as exc:
+        if exc.status in (403, 404):
+            raise
+        _flash_problem(request, exc)
+    return _back(resident_id)
+
+
+@router.post("/civil/virtual-ids/{number}/revoke")
+def revoke_virtual_id(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                      number: str) -> Response:
+    vid = service.revoke_virtual_id(session, actor, number=number)
+    flash(request, _("The virtual ID %(number)s has been revoked.", number=vid.number))
+    return _back(vid.resident_id)
+
+
+# --- corrections (four eyes) ------------------------------------------------------------------
+
+
+def _correction_page(request: Request, resident: ResidentRead, values: dict[str, str], errors: dict[str, str],
+                     status_code: int = 200) -> Response:
+    options = [(f, field_label(f)) for f in CORRECTABLE_ORDER]
+    return render(request, "civil/correction_form.html", {"resident": resident, "values": values, "errors": errors,
+                                                          "field_options": options, **_common()},
+                  status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/civil/residents/{resident_id}/corrections/new")
+def correction_form(request: Request, session: DbSession, actor: OfficerActor, resident_id: uuid.UUID) -> Response:
+    resident = service.get_resident(session, actor, resident_id=resident_id, purpose=PURPOSE)
+    return _correction_page(request, resident, {}, {})
+
+
+@router.post("/civil/residents/{resident_id}/corrections/new")
+def request_correction(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                       resident_id: uuid.UUID) -> Response:
+    resident = service.get_resident(session, actor, resident_id=resident_id, purpose=PURPOSE)
+    values = {name: _text(form, name) for name in ("field", "value", "reason", "evidence")}
+    try:
+        if values["field"] not in CORRECTABLE_ORDER:
+            raise ValidationFailed(errors=[field_error(["field"], _("Choose the field to correct."), "field")])
+        data = CorrectionCreate(changes={values["field"]: values["value"] or None}, reason=values["reason"],
+                                evidence=values["evidence"])
+        with session.begin_nested():
+            service.request_correction(session, actor, resident_id=resident_id, data=data)
+    except (ValidationError, ValidationFailed) as exc:
+        errors = {("value" if k.startswith("changes") else k): v for k, v in form_errors(exc).items()}
+        return _correction_page(request, resident, values, errors, status_code=422)
+    flash(request, _("The correction has been asked for; a second officer must approve it."))
+    return _back(resident_id)
+
+
+@router.post("/civil/corrections/{correction_id}/{decision}")
+def decide_correction(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                      correction_id: uuid.UUID, decision: str) -> Response:
+    if decision not in ("approve", "reject"):
+        raise NotFound()
+    resident_id = uuid.UUID(_text(form, "resident_id")) if _text(form, "resident_id") else None
+    try:
+        with session.begin_nested():
+            if decision == "approve":
+                resident_id = service.approve_correction(session, actor, correction_id=correction_id).id
+                flash(request, _("The correction has been approved and the record changed."))
+            else:
+                resident_id = service.reject_correction(session, actor, correction_id=correction_id,
+                                                        note=_text(form, "note")).resident_id
+                flash(request, _("The correction has been rejected; the record is unchanged."))
+    except Problem as exc:
+        if exc.status == 404 or (exc.status == 403 and not actor.can(service.CIVIL_APPROVE_CORRECTION)):
+            raise
+        _flash_problem(request, exc)
+    if resident_id is None:
+        return RedirectResponse("/civil", status_code=303)
+    return _back(resident_id)
+
+
+# --- declaring events about a resident --------------------------------------------------------
+
+
+def _declare_page(request: Request, session: DbSession, resident: ResidentRead, kind: str, values: dict[str, str],
+                  errors: dict[str, str], form: FormData | None = None, status_code: int = 200) -> Response:
+    picker_name = DECLARABLE[kind]
+    picker = _picker(session, form, picker_name) if picker_name else None
+    return render(request, "civil/declare_form.html", {
+        "resident": resident, "kind": kind, "values": values, "errors": errors, "picker": picker, **_common()},
+        status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/civil/residents/{resident_id}/declare/{kind}")
+def declare_form(request: Request, session: DbSession, actor: OfficerActor, resident_id: uuid.UUID,
+                 kind: str) -> Response:
+    if kind not in DECLARABLE:
+        raise NotFound()
+    resident = service.get_resident(session, actor, resident_id=resident_id, purpose=PURPOSE)
+    return _declare_page(request, session, resident, kind, {}, {})
+
+
+@router.post("/civil/residents/{resident_id}/declare/{kind}")
+def declare_event(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                  resident_id: uuid.UUID, kind: str) -> Response:
+    if kind not in DECLARABLE:
+        raise NotFound()
+    resident = service.get_resident(session, actor, resident_id=resident_id, purpose=PURPOSE)
+    values = {name: _text(form, name) for name in ("occurred_on", "partner_nin", "new_given_name", "new_family_name",
+                                                   "new_given_name_latin", "new_family_name_latin",
+                                                   "new_address_text")}
+    picker_name = DECLARABLE[kind]
+    if picker_name and _picker_step(form, picker_name):
+        return _declare_page(request, session, resident, kind, values, {}, form)
+    picked = _picker(session, form, picker_name).value if picker_name else None
+    try:
+        fields: dict[str, Any] = {"kind": kind, "occurred_on": values["occurred_on"] or None,
+                                  "subject_id": resident.id, picker_name or "place_code": picked}
+        if kind == "marriage" and values["partner_nin"]:
+            try:
+                partner = service.find_resident_by_nin(session, actor, nin=values["partner_nin"], purpose=PURPOSE)
+            except NotFound as exc:
+                raise ValidationFailed(errors=[field_error(["partner_nin"], str(exc), "unknown_nin")]) from exc
+            fields["partner_id"] = partner.id
+        if kind == "divorce":
+            fields["partner_id"] = resident.spouse_id
+        for name in ("new_given_name", "new_family_name", "new_given_name_latin", "new_family_name_latin",
+                     "new_address_text"):
+            fields[name] = values[name] or None
+        data = EventCreate(**fields)
+        with session.begin_nested():
+            event = service.create_event(session, actor, data=data, rules=rules_of(request))
+            service.declare_event(session, actor, event_id=event.id, rules=rules_of(request))
+    except (ValidationError, ValidationFailed) as exc:
+        errors = {("partner_nin" if k == "partner_id" else k): v for k, v in form_errors(exc).items()}
+        return _declare_page(request, session, resident, kind, values, errors, form, status_code=422)
+    flash(request, _("The event has been declared."))
+    return RedirectResponse(f"/civil/events/{event.id}", status_code=303)
