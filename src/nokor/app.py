@@ -9,6 +9,7 @@ from urllib.parse import quote
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import URLSafeSerializer
@@ -28,7 +29,7 @@ from nokor.backoffice import views as backoffice_views
 from nokor.config import Settings, get_settings
 from nokor.db import make_engine, make_session_factory
 from nokor.kit import i18n
-from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
+from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error, problem_responses
 from nokor.kit.logs import configure_logging
 from nokor.payments import api as payments_api
 from nokor.payments import govstack as payments_govstack
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.add_middleware(PlatformMiddleware, settings=settings, metrics=metrics)
+    _document_problems(app)
     _install_error_handlers(app)
     _install_platform_routes(app)
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
@@ -114,6 +116,29 @@ class CachedStaticFiles(StaticFiles):
         response = super().file_response(*args, **kwargs)
         response.headers["Cache-Control"] = "public, max-age=86400"
         return response
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Say in the OpenAPI document what the API really sends for invalid input: problem+json.
+
+    FastAPI documents its own 422 shape as application/json on every route with parameters;
+    our handler answers every validation error as RFC 9457 problem+json instead.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            problem = problem_responses(422)[422]["content"]
+            for path_item in schema.get("paths", {}).values():
+                for operation in path_item.values():
+                    responses = operation.get("responses", {}) if isinstance(operation, dict) else {}
+                    if "422" in responses:
+                        responses["422"]["content"] = problem
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def wants_html(request: Request) -> bool:
