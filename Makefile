@@ -62,9 +62,15 @@ bench: venv ## Run every bench/*.py; each prints a table and writes JSON lines t
 	mkdir -p bench/results
 	for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
 
-messages: venv ## Extract the texts to translate and update the km, en, ar and de catalogues
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o src/nokor/web/locale/messages.pot src
-	$(BIN)/pybabel update -i src/nokor/web/locale/messages.pot -d src/nokor/web/locale -D messages --no-fuzzy-matching
+messages: venv ## Extract the texts to translate; update the shell's and each domain's km, en, ar and de catalogues
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o src/nokor/web/locale/messages.pot src
+	$(BIN)/pybabel update -i src/nokor/web/locale/messages.pot -d src/nokor/web/locale -D messages --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date
+	for dir in src/nokor/*/locale; do \
+	  domain=$${dir%/locale}; [ "$$domain" = src/nokor/web ] && continue; \
+	  $(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o $$dir/messages.pot $$domain && \
+	  $(BIN)/pybabel update -i $$dir/messages.pot -d $$dir -D messages --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date || exit 1; \
+	done
+	$(BIN)/python tools/fill_english.py src/nokor
 
 clean: ## Remove caches, test output and benchmark results (keeps .venv and the var/ database)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache build dist \
