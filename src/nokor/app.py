@@ -22,10 +22,10 @@ from nokor.accounts import api as accounts_api
 from nokor.accounts import views as accounts_views
 from nokor.audit import api as audit_api
 from nokor.audit import views as audit_views
-from nokor.civil import api as civil_api
-from nokor.civil import views as civil_views
 from nokor.backoffice import api as backoffice_api
 from nokor.backoffice import views as backoffice_views
+from nokor.civil import api as civil_api
+from nokor.civil import views as civil_views
 from nokor.config import Settings, get_settings
 from nokor.db import make_engine, make_session_factory
 from nokor.kit import i18n
