@@ -14,6 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
@@ -108,11 +109,15 @@ def _rows(stream: IO[bytes], fmt: ImportFormat, properties: dict[str, Any]
 class _BulkWriter:
     """Writes records and their index values in batches, the fastest way the database allows."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, overlap: bool = False) -> None:
         self.session = session
         self.postgres = session.get_bind().dialect.name == "postgresql"
         self.records: list[tuple[Any, ...]] = []
         self.values: list[tuple[Any, ...]] = []
+        # On PostgreSQL the COPY of one batch can run in a thread while the next batch is parsed:
+        # psycopg waits for the server without the GIL. Only when nothing else uses the connection.
+        self.pool = ThreadPoolExecutor(max_workers=1) if overlap and self.postgres else None
+        self.pending: Future[None] | None = None
 
     def add(self, record: tuple[Any, ...], values: list[tuple[Any, ...]]) -> None:
         self.records.append(record)
@@ -122,7 +127,13 @@ class _BulkWriter:
         if not self.records:
             return
         if self.postgres:
-            self._copy()
+            record_text, value_text = self._copy_text()
+            self.wait()
+            connection = self.session.connection().connection.driver_connection
+            if self.pool is not None:
+                self.pending = self.pool.submit(self._send, connection, record_text, value_text)
+            else:
+                self._send(connection, record_text, value_text)
         else:
             records = cast(Table, Record.__table__)
             values = cast(Table, FieldValue.__table__)
@@ -132,9 +143,20 @@ class _BulkWriter:
         self.records.clear()
         self.values.clear()
 
-    def _copy(self) -> None:
-        connection = self.session.connection().connection.driver_connection
-        assert connection is not None
+    def wait(self) -> None:
+        """Wait for the COPY in flight, if any (and raise what it raised)."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+
+    def _copy_text(self) -> tuple[str, str]:
         # Every record of one import shares all but its id, data and subject: render those once.
         first = self.records[0]
         head = "\t".join(_copy_text(v) for v in first[1:4])
@@ -147,12 +169,16 @@ class _BulkWriter:
                 text = text.replace("\\", "\\\\")
             lines.append(f"{record_id}\t{head}\t{text}\t{_copy_text(subject)}\t{tail}\n")
         values = [f"{v[0]}\t{v[1]}\t{v[2]}\t{_copy_text(v[3])}\t{_copy_text(v[4])}\n" for v in self.values]
+        return "".join(lines), "".join(values)
+
+    @staticmethod
+    def _send(connection: Any, lines: str, values: str) -> None:
         with connection.cursor() as cursor:
             with cursor.copy(f"COPY registries_record ({', '.join(RECORD_COLUMNS)}) FROM STDIN") as copy:
-                copy.write("".join(lines))
+                copy.write(lines)
             if values:
                 with cursor.copy(f"COPY registries_field_value ({', '.join(VALUE_COLUMNS)}) FROM STDIN") as copy:
-                    copy.write("".join(values))
+                    copy.write(values)
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -190,7 +216,6 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
     validator = _validator(found)
     properties: dict[str, Any] = found.json_schema.get("properties", {})
     report = ImportReport(registry=registry.name, version=found.version)
-    writer = _BulkWriter(session)
     searchable = [(f, properties.get(f, {})) for f in found.searchable_fields]
     key = found.key_field
     keys_seen: set[Any] = set()
@@ -227,6 +252,8 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
     check_stored_keys = key is not None and repository.has_records(session, registry.id)
     if check_stored_keys:
         repository.refresh_statistics(session)
+    session.connection()  # the transaction begins here, not in the COPY thread
+    writer = _BulkWriter(session, overlap=not check_stored_keys)
 
     def taken_keys() -> set[Any]:
         if key is None or not check_stored_keys:
@@ -285,6 +312,7 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
                 flush_batch()
         flush_batch()
     finally:
+        writer.close()
         if rejects is not None:
             rejects.close()
     if report.rejected and not skip_invalid:
