@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from itsdangerous import URLSafeSerializer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nokor import __version__
@@ -29,6 +30,7 @@ from nokor.civil import views as civil_views
 from nokor.config import Settings, get_settings
 from nokor.db import make_engine, make_session_factory
 from nokor.kit import i18n
+from nokor.kit.i18n import gettext as _
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error, problem_responses
 from nokor.kit.logs import configure_logging
 from nokor.payments import api as payments_api
@@ -180,6 +182,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return problem_response(request, ValidationFailed(errors=errors))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        # The database refused a value the schemas let through (PostgreSQL: a NUL character in text,
+        # a number out of range). The request's transaction is rolled back; the caller gets a 422.
+        log.warning("value refused by the database", error=str(exc.orig)[:200])
+        return problem_response(request, ValidationFailed(
+            _("A value cannot be stored: text must not contain NUL characters and numbers must be in range.")))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -123,3 +123,18 @@ class TestClientsApi:
         assert client.get("/api/v1/audit/verify", headers=_auth(new_key)).status_code == 401
         listed = client.get("/api/v1/clients", headers=_auth(admin_key)).json()
         assert all("api_key" not in c and "key_hash" not in c for c in listed)
+
+
+class TestUnstorableText:
+    def test_a_nul_character_is_never_a_server_error(self, client, db):
+        key = issue_key(db, permissions=["accounts.manage"])
+        db.commit()
+        answer = client.post("/api/v1/org-units", headers=_auth(key),
+                             json={"code": "NULTEST", "kind": "ministry", "name": {"en": "a\u0000b"}})
+        # SQLite stores the character; PostgreSQL cannot, and the caller is told so.
+        assert answer.status_code in (201, 422), answer.text
+        if answer.status_code == 422:
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert "NUL" in answer.json()["detail"]
+            listed = client.get("/api/v1/org-units", headers=_auth(key)).json()
+            assert "NULTEST" not in [u["code"] for u in listed]

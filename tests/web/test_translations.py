@@ -321,7 +321,8 @@ GLOSSARY: dict[str, dict[str, tuple[str, ...]]] = {
     r"\bdead letters?\b": {"km": ("ផ្ញើមិនបាន",), "ar": ("تعذّر",), "de": ("unzustellbar",)},
     r"(?<!-)\bregistr(?:y|ies)\b": {"km": ("បញ្ជីទិន្នន័យ",), "ar": ("سجل",), "de": ("Register",)},
     r"(?-i:\bschemas?\b)": {"km": ("គ្រោងទិន្នន័យ",), "ar": ("مخطط",), "de": ("Schema",)},
-    r"\bcertificates?\b": {"km": ("វិញ្ញាបនបត្រ",), "ar": ("شهاد",), "de": ("zertifikat",)},
+    # German keeps two words: a Zertifikat (PKI) and an Urkunde (a birth or marriage certificate).
+    r"\bcertificates?\b": {"km": ("វិញ្ញាបនបត្រ",), "ar": ("شهاد",), "de": ("zertifikat", "urkunde")},
     r"\bcertification authorit(?:y|ies)\b": {"km": ("អាជ្ញាធរផ្តល់វិញ្ញាបនបត្រ",), "ar": ("التصديق",),
                                               "de": ("Zertifizierungsstelle",)},
     r"\bsignatures?\b": {"km": ("ហត្ថលេខា",), "ar": ("توقيع",), "de": ("signatur",)},
