@@ -6,6 +6,8 @@ Other domains use only what is listed here.
 from nokor.civil.demo import load_demo
 from nokor.civil.nin import generate_nin, validate_nin, verhoeff_digit, verhoeff_valid
 from nokor.civil.schemas import (
+    CertificateIssued,
+    CertificateRead,
     CivilRules,
     CorrectionCreate,
     CorrectionRead,
@@ -31,13 +33,16 @@ from nokor.civil.service import (
     find_resident_by_nin,
     get_event,
     get_resident,
+    issue_certificate,
     issue_national_id,
     issue_virtual_id,
     latin_form,
+    list_certificates,
     list_corrections,
     list_events,
     list_virtual_ids,
     register_event,
+    reissue_certificate,
     reject_correction,
     reject_event,
     request_correction,
@@ -51,13 +56,13 @@ from nokor.civil.service import (
 )
 
 __all__ = [
-    "CivilRules", "CorrectionCreate", "CorrectionRead", "EventCreate", "EventRead", "NinCheck", "PersonDetails",
-    "ResidentCreate", "ResidentRead", "ResidentVersionRead", "VirtualIdRead", "approve_correction",
-    "approve_late_event", "certify_event", "check_nin", "count_events", "create_event", "create_household",
-    "create_resident", "declare_event", "find_resident_by_nin", "generate_nin", "get_event", "get_resident",
-    "issue_national_id", "issue_virtual_id", "latin_form", "list_corrections", "list_events", "list_virtual_ids",
-    "load_demo", "register_event",
-    "reject_correction", "reject_event", "request_correction", "request_event_updates", "resident_history",
-    "resolve_virtual_id", "revoke_virtual_id", "search_residents", "update_event", "validate_event",
-    "validate_nin", "verhoeff_digit", "verhoeff_valid",
+    "CertificateIssued", "CertificateRead", "CivilRules", "CorrectionCreate", "CorrectionRead", "EventCreate",
+    "EventRead", "NinCheck", "PersonDetails", "ResidentCreate", "ResidentRead", "ResidentVersionRead",
+    "VirtualIdRead", "approve_correction", "approve_late_event", "certify_event", "check_nin", "count_events",
+    "create_event", "create_household", "create_resident", "declare_event", "find_resident_by_nin", "generate_nin",
+    "get_event", "get_resident", "issue_certificate", "issue_national_id", "issue_virtual_id", "latin_form",
+    "list_certificates", "list_corrections", "list_events", "list_virtual_ids", "load_demo", "register_event",
+    "reissue_certificate", "reject_correction", "reject_event", "request_correction", "request_event_updates",
+    "resident_history", "resolve_virtual_id", "revoke_virtual_id", "search_residents", "update_event",
+    "validate_event", "validate_nin", "verhoeff_digit", "verhoeff_valid",
 ]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from nokor import trust
 from nokor.civil import service
 from nokor.civil.schemas import (
+    CertificateIssued,
+    CertificateRead,
     CivilRules,
     CorrectionCreate,
     CorrectionRead,
@@ -146,3 +150,39 @@ def run_step(request: Request, session: DbSession, actor: CurrentActor, event_id
 def transition(request: Request, session: DbSession, actor: CurrentActor, event_id: uuid.UUID, step: Step,
                body: NoteBody | None = None) -> EventRead:
     return run_step(request, session, actor, event_id, step, body.note if body else "")
+
+
+def _pdf(issued: CertificateIssued) -> Response:
+    serial = issued.certificate.serial
+    return Response(issued.pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{serial}.pdf"', "X-Certificate-Serial": serial,
+        "Cache-Control": "no-store"})
+
+
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}},
+                                                      "description": "The sealed certificate"}}
+
+
+class CertificateRequest(BaseModel):
+    event_id: uuid.UUID = Field(description="The registered birth, death or marriage")
+
+
+@router.post("/certificates", response_class=Response, responses={**PDF_RESPONSE, **PROBLEMS},
+             summary="Issue the certificate of a registered birth, death or marriage (a sealed bilingual PDF)")
+def issue_certificate(request: Request, session: DbSession, actor: CurrentActor,
+                      body: CertificateRequest) -> Response:
+    return _pdf(service.issue_certificate(session, actor, ring=trust.key_ring(request.app.state.settings),
+                                          event_id=body.event_id))
+
+
+@router.post("/certificates/{serial}/copy", response_class=Response, responses={**PDF_RESPONSE, **PROBLEMS},
+             summary="Reissue a copy of a certificate, with its own serial")
+def reissue_certificate(request: Request, session: DbSession, actor: CurrentActor, serial: str) -> Response:
+    return _pdf(service.reissue_certificate(session, actor, ring=trust.key_ring(request.app.state.settings),
+                                            serial=serial))
+
+
+@router.get("/events/{event_id}/certificates", response_model=list[CertificateRead], responses=PROBLEMS,
+            summary="The certificate register's lines for one event")
+def certificates(session: DbSession, actor: CurrentActor, event_id: uuid.UUID) -> list[CertificateRead]:
+    return service.list_certificates(session, actor, event_id=event_id)

@@ -15,11 +15,12 @@ from nokor.kit.actor import Actor
 ROLES: list[tuple[str, dict[str, str], list[str]]] = [
     ("civil_registrar", {"km": "មន្ត្រីអត្រានុកូលដ្ឋាន", "en": "Civil registrar", "ar": "موظف الأحوال المدنية",
                          "de": "Standesbeamter"},
-     ["civil.read", "civil.declare", "civil.validate", "civil.register", "civil.certify", "civil.correct"]),
+     ["civil.read", "civil.declare", "civil.validate", "civil.register", "civil.certify", "civil.correct",
+      "trust.sign"]),
     ("civil_supervisor", {"km": "អ្នកត្រួតពិនិត្យអត្រានុកូលដ្ឋាន", "en": "Civil registration supervisor",
                           "ar": "مشرف الأحوال المدنية", "de": "Aufsicht des Standesamts"},
      ["civil.read", "civil.validate", "civil.register", "civil.certify", "civil.approve_late",
-      "civil.approve_correction", "civil.resolve_virtual_id"]),
+      "civil.approve_correction", "civil.resolve_virtual_id", "trust.sign"]),
 ]
 # (username, full name, office, role, password) — demo passwords, printed by `demo load`.
 OFFICERS: list[tuple[str, str, str, str, str]] = [

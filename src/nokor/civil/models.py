@@ -152,3 +152,22 @@ def as_dict(row: Any, *fields: str) -> dict[str, Any]:
             value = value.isoformat()
         out[name] = value
     return out
+
+
+class IssuedCertificate(Base):
+    """The certificate register: every birth, death or marriage certificate and every copy, each with its
+    own serial; a copy names the serial of the first certificate of the same event."""
+
+    __tablename__ = "civil_certificate"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    serial: Mapped[str] = mapped_column(String(24), unique=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("civil_event.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    copy_of: Mapped[str | None] = mapped_column(String(24))
+    copy_number: Mapped[int] = mapped_column(Integer, default=0)
+    issued_by: Mapped[uuid.UUID | None] = mapped_column()
+    issued_by_name: Mapped[str] = mapped_column(String(200))
+    pdf_record_id: Mapped[uuid.UUID] = mapped_column()
+    qr_record_id: Mapped[uuid.UUID] = mapped_column()
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

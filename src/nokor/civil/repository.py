@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from nokor.civil.models import Correction, LifeEvent, Resident, ResidentVersion, VirtualId
+from nokor.civil.models import Correction, IssuedCertificate, LifeEvent, Resident, ResidentVersion, VirtualId
 
 
 def resident_by_nin(session: Session, nin: str) -> Resident | None:
@@ -64,3 +64,12 @@ def corrections(session: Session, *, state: str | None, resident_id: uuid.UUID |
     if resident_id:
         stmt = stmt.where(Correction.resident_id == resident_id)
     return session.scalars(stmt.order_by(Correction.created_at.desc()).limit(200)).all()
+
+
+def certificate_by_serial(session: Session, serial: str) -> IssuedCertificate | None:
+    return session.scalars(select(IssuedCertificate).where(IssuedCertificate.serial == serial)).first()
+
+
+def certificates_of(session: Session, event_id: uuid.UUID) -> Sequence[IssuedCertificate]:
+    return session.scalars(select(IssuedCertificate).where(IssuedCertificate.event_id == event_id)
+                           .order_by(IssuedCertificate.issued_at, IssuedCertificate.copy_number)).all()

@@ -164,3 +164,28 @@ class NinCheck(BaseModel):
     number: str
     valid: bool
     reasons: list[str]
+
+
+class CertificateRead(BaseModel):
+    """One line of the certificate register: a certificate or a copy, with its own serial."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    serial: str
+    event_id: uuid.UUID
+    kind: str
+    copy_of: str | None
+    copy_number: int
+    issued_by_name: str
+    pdf_record_id: uuid.UUID
+    qr_record_id: uuid.UUID
+    issued_at: datetime
+
+
+class CertificateIssued(BaseModel):
+    """A certificate just issued: its register line, the sealed PDF and what its QR code holds."""
+
+    certificate: CertificateRead
+    pdf: bytes = Field(repr=False)
+    qr: str = Field(description="The verification link with the signed payload (a compact JWS) after the #")
+    payload_jws: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -12,12 +13,14 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nokor import audit, places
+from nokor import audit, places, trust
 from nokor.civil import nin as nin_rules
 from nokor.civil import repository
+from nokor.civil.certificate_pdf import Line, certificate_pdf
 from nokor.civil.models import (
     Correction,
     Household,
+    IssuedCertificate,
     IssuedNumber,
     LifeEvent,
     Resident,
@@ -26,6 +29,8 @@ from nokor.civil.models import (
     as_dict,
 )
 from nokor.civil.schemas import (
+    CertificateIssued,
+    CertificateRead,
     CivilRules,
     CorrectionCreate,
     CorrectionRead,
@@ -672,3 +677,131 @@ def list_corrections(session: Session, actor: Actor, *, state: str | None = None
     actor.require(CIVIL_READ)
     return [CorrectionRead.model_validate(c) for c in repository.corrections(session, state=state,
                                                                             resident_id=resident_id)]
+
+
+# --- certificates -----------------------------------------------------------------------------
+
+CERTIFIABLE = {"birth": "BC", "death": "DC", "marriage": "MC"}
+SEX_KM_EN = {"F": ("ស្រី", "Female"), "M": ("ប្រុស", "Male"), "X": ("ផ្សេងទៀត", "Other")}
+
+
+def _new_serial(kind: str) -> str:
+    """``BC-2026-12345678`` + a Verhoeff check digit: the kind, the year and 8 random digits."""
+    digits = nin_rules.generate_virtual_id()[:8]
+    return f"{CERTIFIABLE[kind]}-{utcnow().year}-{digits}{nin_rules.verhoeff_digit(digits)}"
+
+
+def _place_names(session: Session, code: str | None) -> str:
+    path = places.path_of(session, code) if code else []
+    if not path:
+        return code or "—"
+    return f"{', '.join(p.name_km for p in reversed(path))}\n{', '.join(p.name_en for p in reversed(path))}"
+
+
+def _person_lines(resident: Resident | None, role_km: str, role_en: str) -> list[Line]:
+    if resident is None:
+        return []
+    return [Line(role_km, role_en, f"{resident.given_name} {resident.family_name}\n"
+                                   f"{resident.given_name_latin} {resident.family_name_latin}"
+                                   + (f" · {resident.nin}" if resident.nin else ""))]
+
+
+def _certificate_lines(session: Session, event: LifeEvent, serial: str, copy_of: str | None,
+                       copy_number: int) -> list[Line]:
+    subject = session.get(Resident, event.subject_id) if event.subject_id else None
+    if subject is None:
+        raise Conflict(_("This event has no registered person yet."))
+    when = event.occurred_on.isoformat()
+    lines = _person_lines(subject, "ឈ្មោះ", "Name")
+    if event.kind == "birth":
+        sex_km, sex_en = SEX_KM_EN.get(subject.sex, (subject.sex, subject.sex))
+        lines += [Line("ភេទ", "Sex", f"{sex_km} / {sex_en}"), Line("ថ្ងៃខែឆ្នាំកំណើត", "Date of birth", when),
+                  Line("ទីកន្លែងកំណើត", "Place of birth", _place_names(session, event.place_code))]
+        for parent_id, km, en in ((subject.mother_id, "ម្តាយ", "Mother"), (subject.father_id, "ឪពុក", "Father")):
+            lines += _person_lines(session.get(Resident, parent_id) if parent_id else None, km, en)
+    elif event.kind == "death":
+        lines += [Line("ថ្ងៃខែឆ្នាំកំណើត", "Date of birth", subject.birth_date.isoformat()),
+                  Line("ថ្ងៃខែឆ្នាំមរណភាព", "Date of death", when),
+                  Line("ទីកន្លែងមរណភាព", "Place of death", _place_names(session, event.place_code))]
+    else:
+        partner = session.get(Resident, event.partner_id) if event.partner_id else None
+        lines += _person_lines(partner, "ប្តី ឬប្រពន្ធ", "Spouse")
+        lines += [Line("ថ្ងៃខែឆ្នាំរៀបអាពាហ៍ពិពាហ៍", "Date of marriage", when),
+                  Line("ទីកន្លែង", "Place", _place_names(session, event.place_code))]
+    lines.append(Line("លេខចុះបញ្ជី", "Registration", f"{event.id} · {event.registered_at:%Y-%m-%d}"
+                      if event.registered_at else str(event.id)))
+    serial_text = serial if copy_of is None else f"{serial} (ច្បាប់ចម្លងទី {copy_number} / copy {copy_number} of {copy_of})"
+    lines.append(Line("លេខសៀរៀល", "Serial number", serial_text))
+    return lines
+
+
+def _make_certificate(session: Session, actor: Actor, *, ring: trust.KeyRing, event: LifeEvent,
+                      copy_of: str | None, copy_number: int) -> CertificateIssued:
+    for _attempt in range(NIN_ATTEMPTS):
+        serial = _new_serial(event.kind)
+        if repository.certificate_by_serial(session, serial) is None:
+            break
+    else:
+        raise Conflict(_("No free certificate serial was found; try again."))
+    subject = session.get(Resident, event.subject_id) if event.subject_id else None
+    payload = {"v": 1, "s": serial, "k": event.kind, "e": str(event.id), "d": event.occurred_on.isoformat(),
+               "n": f"{subject.given_name_latin} {subject.family_name_latin}" if subject else None,
+               "c": copy_of}
+    signed_qr = trust.sign_json(session, actor, ring=ring, payload=json.dumps(
+        payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode(), document_name=serial,
+        reason=f"{event.kind} certificate")
+    qr = f"{ring.publication.base_url.rstrip('/')}/trust/verify/{signed_qr.record.id}#{signed_qr.jws}"
+    lines = _certificate_lines(session, event, serial, copy_of, copy_number)
+    pdf = certificate_pdf(kind=event.kind, lines=lines, serial=serial, qr_content=qr,
+                          note_km="ស្កេនកូដ QR ដើម្បីផ្ទៀងផ្ទាត់វិញ្ញាបនបត្រនេះ។ ឯកសារនេះមានហត្ថលេខាឌីជីថល។",
+                          note_en="Scan the QR code to verify this certificate. This document is digitally sealed.")
+    sealed = trust.sign_pdf(session, actor, ring=ring, data=pdf, document_name=f"{serial}.pdf",
+                            reason=f"{event.kind} certificate {serial}", language="km")
+    row = IssuedCertificate(serial=serial, event_id=event.id, kind=event.kind, copy_of=copy_of,
+                            copy_number=copy_number, issued_by=actor.id, issued_by_name=actor.name,
+                            pdf_record_id=sealed.record.id, qr_record_id=signed_qr.record.id)
+    session.add(row)
+    session.flush()
+    audit.record_change(session, actor, action="certificate.issue", subject_type="civil_event", subject_id=event.id,
+                        after={"serial": serial, "copy_of": copy_of})
+    return CertificateIssued(certificate=CertificateRead.model_validate(row), pdf=sealed.pdf, qr=qr,
+                             payload_jws=signed_qr.jws)
+
+
+def issue_certificate(session: Session, actor: Actor, *, ring: trust.KeyRing, event_id: uuid.UUID) -> CertificateIssued:
+    """Issue the certificate of a registered birth, death or marriage: a bilingual PDF sealed through the
+    trust services, with a QR code holding a signed payload; the event becomes certified.
+
+    Needs ``civil.certify`` here and ``trust.sign`` for the seal. A second certificate of the same event is a
+    copy (see ``reissue_certificate``)."""
+    actor.require(CIVIL_CERTIFY)
+    event = _load_event(session, event_id)
+    if event.kind not in CERTIFIABLE:
+        raise Conflict(_("Only births, deaths and marriages have certificates."))
+    if event.state not in ("registered", "certified"):
+        raise Conflict(_("Only a registered event has a certificate."))
+    first = repository.certificates_of(session, event.id)
+    if first:
+        return reissue_certificate(session, actor, ring=ring, serial=first[-1].serial)
+    issued = _make_certificate(session, actor, ring=ring, event=event, copy_of=None, copy_number=0)
+    if event.state == "registered":
+        _transition(session, actor, event, to="certified", allowed_from=("registered",))
+    return issued
+
+
+def reissue_certificate(session: Session, actor: Actor, *, ring: trust.KeyRing, serial: str) -> CertificateIssued:
+    """Issue a copy of a certificate: a new PDF with its own serial, naming the first certificate."""
+    actor.require(CIVIL_CERTIFY)
+    found = repository.certificate_by_serial(session, serial.strip())
+    if found is None:
+        raise NotFound(_("There is no certificate with this serial."))
+    original = found.copy_of or found.serial
+    copies = [c for c in repository.certificates_of(session, found.event_id) if c.copy_of == original]
+    return _make_certificate(session, actor, ring=ring, event=_load_event(session, found.event_id),
+                             copy_of=original, copy_number=len(copies) + 1)
+
+
+def list_certificates(session: Session, actor: Actor, *, event_id: uuid.UUID) -> list[CertificateRead]:
+    """The certificate register's lines for one event, first certificate first."""
+    actor.require(CIVIL_READ)
+    return [CertificateRead.model_validate(c) for c in repository.certificates_of(session, event_id)]

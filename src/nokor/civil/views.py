@@ -4,6 +4,7 @@ search and a resident's record with its history."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -12,10 +13,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from nokor import places
+from nokor import places, trust
 from nokor.civil import service
 from nokor.civil.api import rules_of, run_step
-from nokor.civil.schemas import EVENT_STATES, CorrectionCreate, EventCreate, ResidentRead
+from nokor.civil.schemas import EVENT_STATES, CertificateIssued, CorrectionCreate, EventCreate, ResidentRead
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
 from nokor.web import flash, form_errors, render
@@ -134,7 +135,40 @@ def declare_birth(request: Request, session: DbSession, actor: OfficerActor, for
 @router.get("/civil/events/{event_id}")
 def event_page(request: Request, session: DbSession, actor: OfficerActor, event_id: uuid.UUID) -> Response:
     event = service.get_event(session, actor, event_id=event_id)
-    return render(request, "civil/event.html", {"event": event, **_common()})
+    certificates = service.list_certificates(session, actor, event_id=event_id)
+    return render(request, "civil/event.html", {"event": event, "certificates": certificates,
+                                                "certifiable": event.kind in service.CERTIFIABLE, **_common()})
+
+
+def _certificate_download(request: Request, session: DbSession, make: Callable[[], CertificateIssued],
+                          event_id: uuid.UUID) -> Response:
+    try:
+        with session.begin_nested():
+            issued = make()
+    except Problem as exc:
+        if exc.status in (403, 404):
+            raise
+        _flash_problem(request, exc)
+        return RedirectResponse(f"/civil/events/{event_id}", status_code=303)
+    serial = issued.certificate.serial
+    return Response(issued.pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{serial}.pdf"', "Cache-Control": "no-store"})
+
+
+@router.post("/civil/events/{event_id}/certificate")
+def issue_certificate(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                      event_id: uuid.UUID) -> Response:
+    ring = trust.key_ring(request.app.state.settings)
+    return _certificate_download(request, session, lambda: service.issue_certificate(
+        session, actor, ring=ring, event_id=event_id), event_id)
+
+
+@router.post("/civil/events/{event_id}/certificates/{serial}/copy")
+def reissue_certificate(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                        event_id: uuid.UUID, serial: str) -> Response:
+    ring = trust.key_ring(request.app.state.settings)
+    return _certificate_download(request, session, lambda: service.reissue_certificate(
+        session, actor, ring=ring, serial=serial), event_id)
 
 
 @router.post("/civil/events/{event_id}/{step}")
