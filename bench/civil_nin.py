@@ -25,7 +25,7 @@ NUMBERS, BIRTHS = 2000, 300
 
 
 def run(url: str, label: str) -> list[dict[str, object]]:
-    from nokor import civil, models
+    from nokor import civil, models, places
     from nokor.civil.models import Resident
     from nokor.db import make_engine, make_session_factory
     from nokor.kit.actor import Actor
@@ -35,6 +35,8 @@ def run(url: str, label: str) -> list[dict[str, object]]:
     factory = make_session_factory(engine)
     system = Actor.system("bench")
     with factory() as session:
+        places.load_demo(session)  # a place of the register must be a known village (Cambodia's lists)
+        session.commit()
         mother = civil.create_resident(session, system, data=civil.ResidentCreate(
             given_name="ដារា", family_name="សុខ", sex="F", birth_date=date(1990, 1, 1), birth_place_code="12010101"))
         rows = [Resident(given_name="A", family_name="B", given_name_latin="A", family_name_latin="B", sex="F",
