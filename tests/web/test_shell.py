@@ -286,5 +286,5 @@ class TestSignedInShell:
         _answer, page = open_in(client, "en", "/")
         cards = page.find_all("li", cls="card")
         assert [c.find("h2").find("a")["href"] for c in cards] == \
-            ["/admin/officers", "/admin/roles", "/admin/clients", "/admin/audit", "/civil", "/admin/outbox",
-             "/admin/trust/certificates"]
+            ["/admin/officers", "/admin/roles", "/admin/clients", "/admin/audit", "/civil", "/registries",
+             "/admin/payments", "/admin/outbox", "/admin/trust/certificates", "/places"]
