@@ -31,7 +31,8 @@ def ring(settings: Settings, db: Session) -> trust.KeyRing:
 def pdf_text(data: bytes, tmp_path: Path) -> str:
     path = tmp_path / "certificate.pdf"
     path.write_bytes(data)
-    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
+    return " ".join(text.split())
 
 
 def test_a_birth_certificate_is_sealed_bilingual_and_its_qr_payload_verifies(
@@ -119,3 +120,11 @@ def test_a_death_certificate(db: Session, ring: trust.KeyRing, tmp_path: Path) -
     issued = civil.issue_certificate(db, SYSTEM, ring=ring, event_id=event.id)
     text = pdf_text(issued.pdf, tmp_path)
     assert "Death Certificate" in text and "1990-05-17" in text and trust.verify_pdf(db, data=issued.pdf).holds
+
+
+def test_a_qr_payload_too_long_keeps_the_verification_link() -> None:
+    from nokor.civil.certificate_pdf import Line, certificate_pdf
+
+    data = certificate_pdf(kind="marriage", lines=[Line("ឈ្មោះ", "Name", "A B")], serial="MC-2026-000000000",
+                           qr_content="https://nokor.example/trust/verify/x#" + "a" * 5000, note_en="", note_km="")
+    assert data.startswith(b"%PDF-")

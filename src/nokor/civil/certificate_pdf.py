@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
 import segno
 from fpdf import FPDF
+from segno.encoder import DataOverflowError
 
 # The trust services ship the one font that holds Latin, Khmer and Arabic; the certificate reuses it.
 FONT = Path(str(files("nokor.trust").joinpath("fonts", "NokorStampSans-Regular.ttf")))
 
+QR_SIZE, TEXT_WIDTH = 60.0, 120.0  # millimetres on an A4 page
 TITLES: dict[str, tuple[str, str]] = {
     "birth": ("សំបុត្របញ្ជាក់កំណើត", "Birth Certificate"),
     "death": ("សំបុត្របញ្ជាក់មរណភាព", "Death Certificate"),
@@ -36,10 +37,15 @@ class Line:
     value: str
 
 
-@lru_cache(maxsize=1)
 def _qr_png(content: str) -> bytes:
+    """The QR code of ``content``; should the signed payload ever not fit (a very long verification
+    address), the code keeps only the link to the verification page, which still shows the record."""
     out = io.BytesIO()
-    segno.make(content, error="l").save(out, kind="png", scale=4, border=2)
+    try:
+        code = segno.make(content, error="l")
+    except DataOverflowError:
+        code = segno.make(content.split("#", 1)[0], error="m")
+    code.save(out, kind="png", scale=4, border=2)
     return out.getvalue()
 
 
@@ -63,19 +69,21 @@ def certificate_pdf(*, kind: str, lines: list[Line], serial: str, qr_content: st
     pdf.set_font("nokor", size=16)
     pdf.cell(0, 9, title_en, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
+    # The QR code beside the lines, top right (the trust services' visible seal goes to the bottom right).
+    top = pdf.get_y()
+    pdf.image(io.BytesIO(_qr_png(qr_content)), x=pdf.w - pdf.r_margin - QR_SIZE, y=top, w=QR_SIZE)
+    pdf.set_xy(pdf.w - pdf.r_margin - QR_SIZE, top + QR_SIZE + 1)
+    pdf.set_font("nokor", size=8)
+    pdf.cell(QR_SIZE, 5, serial, align="C")
+    pdf.set_xy(pdf.l_margin, top)
     for line in lines:
         pdf.set_font("nokor", size=9)
-        pdf.cell(0, 6, f"{line.label_km} / {line.label_en}", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(TEXT_WIDTH, 6, f"{line.label_km} / {line.label_en}", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("nokor", size=13)
-        pdf.multi_cell(0, 7, line.value or "—", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(TEXT_WIDTH, 7, line.value or "—", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
     pdf.ln(4)
     pdf.set_font("nokor", size=10)
-    pdf.multi_cell(120, 6, note_km, new_x="LMARGIN", new_y="NEXT")
-    pdf.multi_cell(120, 6, note_en, new_x="LMARGIN", new_y="NEXT")
-    y = max(pdf.get_y() - 30, 200.0)
-    pdf.image(io.BytesIO(_qr_png(qr_content)), x=150, y=y, w=45)
-    pdf.set_xy(150, y + 46)
-    pdf.set_font("nokor", size=8)
-    pdf.cell(45, 5, serial, align="C")
+    pdf.multi_cell(TEXT_WIDTH, 6, note_km, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(TEXT_WIDTH, 6, note_en, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

@@ -744,8 +744,9 @@ def _make_certificate(session: Session, actor: Actor, *, ring: trust.KeyRing, ev
     else:
         raise Conflict(_("No free certificate serial was found; try again."))
     subject = session.get(Resident, event.subject_id) if event.subject_id else None
-    payload = {"v": 1, "s": serial, "k": event.kind, "e": str(event.id), "d": event.occurred_on.isoformat(),
-               "n": f"{subject.given_name_latin} {subject.family_name_latin}" if subject else None,
+    # Kept small: the QR code also carries the signature and the seal's certificate chain (x5c).
+    payload = {"v": 1, "s": serial, "k": event.kind, "d": event.occurred_on.isoformat(),
+               "n": f"{subject.given_name_latin} {subject.family_name_latin}"[:60] if subject else None,
                "c": copy_of}
     signed_qr = trust.sign_json(session, actor, ring=ring, payload=json.dumps(
         payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode(), document_name=serial,
