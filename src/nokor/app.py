@@ -30,8 +30,8 @@ from nokor.civil import views as civil_views
 from nokor.config import Settings, get_settings
 from nokor.db import make_engine, make_session_factory
 from nokor.kit import i18n
-from nokor.kit.i18n import gettext as _
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error, problem_responses
+from nokor.kit.i18n import gettext as _
 from nokor.kit.logs import configure_logging
 from nokor.payments import api as payments_api
 from nokor.payments import govstack as payments_govstack
