@@ -60,7 +60,7 @@ test-browser: venv ## End-to-end tests in headless Chromium (tests/browser/; nee
 
 bench: venv ## Run every bench/*.py; each prints a table and writes JSON lines to bench/results/
 	mkdir -p bench/results
-	for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
+	for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
 
 messages: venv ## Extract the texts to translate; update the shell's and each domain's km, en, ar and de catalogues
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o src/nokor/web/locale/messages.pot src

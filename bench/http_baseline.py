@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _support import git_commit, wait_ready
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "http_baseline.json"
 NOKOR = Path(sys.executable).with_name("nokor")
@@ -167,28 +169,6 @@ def _nokor(env: dict[str, str], cwd: Path, *args: str) -> str:
     return done.stdout
 
 
-def _wait_ready(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"uvicorn exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://{HOST}:{port}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    sys.exit(f"uvicorn did not get ready in 30 s:\n{log.read_text()}")
-
-
-def _commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                          check=False)
-    return done.stdout.strip() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=32, help="open connections, each one request at a time")
@@ -215,7 +195,7 @@ def main() -> None:
                  "--port", str(port), "--no-access-log", "--log-level", "warning"],
                 env=env, cwd=folder, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             try:
-                _wait_ready(port, server, log)
+                wait_ready(f"http://{HOST}:{port}", server, log)
                 targets = [
                     ("GET /health/live", "/health/live", {}),
                     ("GET /api/v1/me (API key)", "/api/v1/me", {"Authorization": f"Bearer {key}"}),
@@ -249,7 +229,7 @@ def main() -> None:
         "duration_s": args.duration,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "commit": _commit(),
+        "commit": git_commit(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _support import git_commit
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "payments_throughput.json"
 HOST = "127.0.0.1"
@@ -250,12 +252,6 @@ def bench_confirmations(count: int, pg_url: str, concurrency: int,
             (f"bills issued with their KHQR ({label}, in process)", issue_rate, "1/s", f"{count} bills")]
 
 
-def _commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                          check=False)
-    return done.stdout.strip() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per in-process loop")
@@ -277,7 +273,7 @@ def main() -> None:
     rows += bench_reconciliation(args.lines)
 
     context = {"bench": "payments_throughput", "cores": os.cpu_count(), "python": platform.python_version(),
-               "commit": _commit(), "at": datetime.now(UTC).isoformat(timespec="seconds")}
+               "commit": git_commit(), "at": datetime.now(UTC).isoformat(timespec="seconds")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as out:
         for figure, value, unit, detail in rows:

@@ -38,6 +38,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _support import wait_ready
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "registries.json"
 HOST = "127.0.0.1"
@@ -149,16 +151,7 @@ def api_load(url: str, folder: Path, key: str, record_id: str, args: argparse.Na
              "--no-access-log", "--log-level", "warning"],
             env=env, cwd=folder, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                if server.poll() is not None:
-                    sys.exit(f"uvicorn exited:\n{log.read_text()}")
-                try:
-                    if httpx.get(f"http://{HOST}:{port}/health/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
+            wait_ready(f"http://{HOST}:{port}", server, log, timeout=60)
             path = f"/api/v1/registries/bench/records/{record_id}"
             check = httpx.get(f"http://{HOST}:{port}{path}", headers={"Authorization": f"Bearer {key}"}, timeout=10)
             if check.status_code != 200:
