@@ -90,6 +90,10 @@ def test_an_officer_issues_and_reissues_from_the_event_page(client: TestClient, 
     db.rollback()
     page = client.get(f"/civil/events/{event.id}", headers=HTML)
     assert serial in page.text and 'class="table-scroll"' in page.text
+    # The register is shown once, in the page, and the browser tab says only what the page is.
+    assert page.text.count("<table") == 1
+    title = page.text.split("<title>")[1].split("</title>")[0]
+    assert "<" not in title and serial not in title
     copy = client.post(f"/civil/events/{event.id}/certificates/{serial}/copy", data={"csrf_token": token},
                        headers=HTML)
     assert copy.status_code == 200 and copy.content.startswith(b"%PDF-")
