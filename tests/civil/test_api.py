@@ -76,3 +76,23 @@ class TestEvents:
         answer = client.post(f"/api/v1/civil/residents/{person.id}/corrections", json=body, headers=auth(key))
         assert answer.status_code == 422
         assert answer.json()["errors"][0]["pointer"] == "/changes/birth_date"
+
+
+class TestSearchResidents:
+    def test_a_birth_date_that_is_not_yyyy_mm_dd_is_422_not_1970(self, client: TestClient, db: Session) -> None:
+        key = issue_key(db, permissions=["civil.read"])
+        db.commit()
+        for typed in ("000", "0", "1990", "05/06/1990"):
+            answer = client.get("/api/v1/civil/residents", params={"birth_date": typed, "purpose": "test"},
+                                headers=auth(key))
+            assert answer.status_code == 422, (typed, answer.text)
+            assert answer.json()["errors"][0]["pointer"].endswith("birth_date")
+
+    def test_an_iso_birth_date_finds_the_resident(self, client: TestClient, db: Session) -> None:
+        resident = make_resident(db)
+        key = issue_key(db, permissions=["civil.read"])
+        db.commit()
+        answer = client.get("/api/v1/civil/residents", headers=auth(key),
+                            params={"birth_date": resident.birth_date.isoformat(), "purpose": "test"})
+        assert answer.status_code == 200
+        assert str(resident.id) in {row["id"] for row in answer.json()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -26,6 +25,7 @@ from nokor.civil.schemas import (
     VirtualIdRead,
 )
 from nokor.kit.errors import ValidationFailed, field_error, problem_responses
+from nokor.kit.time import IsoDate
 from nokor.web.deps import CurrentActor, DbSession
 
 router = APIRouter(prefix="/api/v1/civil", tags=["civil"])
@@ -56,7 +56,7 @@ def check_nin(request: Request, number: str) -> NinCheck:
 @router.get("/residents", response_model=list[ResidentRead], responses=PROBLEMS,
             summary="Search residents by national ID number, name in any script or date of birth")
 def search(session: DbSession, actor: CurrentActor, purpose: Purpose, nin: str | None = None,
-           name: str | None = None, birth_date: date | None = None,
+           name: str | None = None, birth_date: IsoDate | None = None,
            limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[ResidentRead]:
     return service.search_residents(session, actor, purpose=purpose, nin=nin, name=name, birth_date=birth_date,
                                     limit=limit)

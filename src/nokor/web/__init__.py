@@ -181,6 +181,8 @@ def translate_validation(item: Mapping[str, Any]) -> str:
         return _("Choose yes or no.")
     if kind == "string_type":
         return _("Enter text here.")
+    if kind in ("date_parsing", "date_type", "date_from_datetime_parsing", "date_from_datetime_inexact"):
+        return _("Enter a date as YYYY-MM-DD.")
     if kind == "json_invalid":
         return _("The request body is not valid JSON.")
     if kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
