@@ -9,6 +9,7 @@ from nokor.civil.schemas import (
     CertificateIssued,
     CertificateRead,
     CivilRules,
+    ContactDetails,
     CorrectionCreate,
     CorrectionRead,
     EventCreate,
@@ -51,18 +52,19 @@ from nokor.civil.service import (
     resolve_virtual_id,
     revoke_virtual_id,
     search_residents,
+    update_contact,
     update_event,
     validate_event,
 )
 
 __all__ = [
-    "CertificateIssued", "CertificateRead", "CivilRules", "CorrectionCreate", "CorrectionRead", "EventCreate",
-    "EventRead", "NinCheck", "PersonDetails", "ResidentCreate", "ResidentRead", "ResidentVersionRead",
+    "CertificateIssued", "CertificateRead", "CivilRules", "ContactDetails", "CorrectionCreate", "CorrectionRead",
+    "EventCreate", "EventRead", "NinCheck", "PersonDetails", "ResidentCreate", "ResidentRead", "ResidentVersionRead",
     "VirtualIdRead", "approve_correction", "approve_late_event", "certify_event", "check_nin", "count_events",
     "create_event", "create_household", "create_resident", "declare_event", "find_resident_by_nin", "generate_nin",
     "get_event", "get_resident", "issue_certificate", "issue_national_id", "issue_virtual_id", "latin_form",
     "list_certificates", "list_corrections", "list_events", "list_virtual_ids", "load_demo", "register_event",
     "reissue_certificate", "reject_correction", "reject_event", "request_correction", "request_event_updates",
-    "resident_history", "resolve_virtual_id", "revoke_virtual_id", "search_residents", "update_event",
-    "validate_event", "validate_nin", "verhoeff_digit", "verhoeff_valid",
+    "resident_history", "resolve_virtual_id", "revoke_virtual_id", "search_residents", "update_contact",
+    "update_event", "validate_event", "validate_nin", "verhoeff_digit", "verhoeff_valid",
 ]

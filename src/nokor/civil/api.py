@@ -15,6 +15,7 @@ from nokor.civil.schemas import (
     CertificateIssued,
     CertificateRead,
     CivilRules,
+    ContactDetails,
     CorrectionCreate,
     CorrectionRead,
     EventCreate,
@@ -76,6 +77,18 @@ def resident(session: DbSession, actor: CurrentActor, resident_id: uuid.UUID, pu
 def history(session: DbSession, actor: CurrentActor, resident_id: uuid.UUID,
             purpose: Purpose) -> list[ResidentVersionRead]:
     return service.resident_history(session, actor, resident_id=resident_id, purpose=purpose)
+
+
+class ContactUpdate(ContactDetails):
+    reason: str = Field(min_length=3, max_length=2000, description="Why the contact details change")
+
+
+@router.put("/residents/{resident_id}/contact", response_model=ResidentRead, responses=PROBLEMS,
+            summary="Record a resident's mobile number and e-mail address (E.164 number; null clears it)")
+def update_contact(session: DbSession, actor: CurrentActor, resident_id: uuid.UUID,
+                   body: ContactUpdate) -> ResidentRead:
+    return service.update_contact(session, actor, resident_id=resident_id,
+                                  data=ContactDetails(phone=body.phone, email=body.email), reason=body.reason)
 
 
 @router.post("/residents/{resident_id}/corrections", response_model=CorrectionRead, status_code=201,

@@ -48,6 +48,8 @@ class Resident(Base):
     nationality: Mapped[str] = mapped_column(String(3), default="KHM")
     address_code: Mapped[str | None] = mapped_column(String(16))
     address_text: Mapped[str | None] = mapped_column(String(400))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
     mother_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_resident.id"))
     father_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_resident.id"))
     spouse_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_resident.id"))

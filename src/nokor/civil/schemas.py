@@ -16,6 +16,8 @@ EVENT_KINDS: tuple[str, ...] = ("birth", "death", "marriage", "divorce", "change
 EVENT_STATES: tuple[str, ...] = ("draft", "declared", "requires_updates", "validated", "registered", "certified",
                                  "rejected")
 NAME = Field(min_length=1, max_length=200)
+PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,23 @@ class PersonDetails(BaseModel):
     address_text: str | None = Field(None, max_length=400)
 
 
+class ContactDetails(BaseModel):
+    """How the register reaches a person: a mobile number in E.164 form and an e-mail address, both optional.
+
+    They are where one-time sign-in codes and notices are sent.
+    """
+
+    phone: str | None = Field(None, max_length=16, pattern=PHONE_PATTERN)
+    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
+
+
 class ResidentCreate(PersonDetails):
     """A resident entered directly (a person already living, e.g. when the register is first filled)."""
 
     birth_date: date
     birth_place_code: str | None = Field(None, max_length=16)
+    phone: str | None = Field(None, max_length=16, pattern=PHONE_PATTERN)
+    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
 
 
 class ResidentRead(BaseModel):
@@ -67,6 +81,8 @@ class ResidentRead(BaseModel):
     nationality: str
     address_code: str | None
     address_text: str | None
+    phone: str | None = None
+    email: str | None = None
     mother_id: uuid.UUID | None
     father_id: uuid.UUID | None
     spouse_id: uuid.UUID | None

@@ -32,6 +32,7 @@ from nokor.civil.schemas import (
     CertificateIssued,
     CertificateRead,
     CivilRules,
+    ContactDetails,
     CorrectionCreate,
     CorrectionRead,
     EventCreate,
@@ -64,7 +65,7 @@ CIVIL_RESOLVE_VIRTUAL_ID = declare_permission(
 EVENTS_DESTINATION = "civil.events"
 RESIDENT_FIELDS = ("nin", "given_name", "family_name", "given_name_latin", "family_name_latin", "sex", "birth_date",
                    "birth_date_precision", "birth_place_code", "nationality", "address_code", "address_text",
-                   "mother_id", "father_id", "spouse_id", "household_id", "status", "death_date")
+                   "phone", "email", "mother_id", "father_id", "spouse_id", "household_id", "status", "death_date")
 CORRECTABLE = {"given_name", "family_name", "given_name_latin", "family_name_latin", "sex", "birth_date",
                "birth_date_precision", "birth_place_code", "nationality", "address_code", "address_text"}
 NIN_ATTEMPTS = 20
@@ -197,6 +198,7 @@ def create_resident(session: Session, actor: Actor, *, data: ResidentCreate, rul
     if data.birth_date > date.today():
         raise _fail("birth_date", _("The date cannot be in the future."), "future_date")
     resident = _new_resident(session, data, birth_date=data.birth_date, birth_place_code=data.birth_place_code)
+    resident.phone, resident.email = data.phone, data.email
     _keep_history(session, actor, resident, action="create", before=None, reason=reason)
     issue_national_id(session, actor, resident_id=resident.id, rules=rules)
     return ResidentRead.model_validate(resident)
@@ -245,6 +247,23 @@ def resident_history(session: Session, actor: Actor, *, resident_id: uuid.UUID,
     audit.record_access(session, actor, subject_type="civil_resident", subject_id=resident.id, purpose=purpose,
                         fields=["history"])
     return [ResidentVersionRead.model_validate(v) for v in repository.versions_of(session, resident.id)]
+
+
+def update_contact(session: Session, actor: Actor, *, resident_id: uuid.UUID, data: ContactDetails,
+                   reason: str) -> ResidentRead:
+    """Record a resident's mobile number and e-mail address (where sign-in codes and notices go).
+
+    A contact detail is not a civil fact, so no second officer is needed; the change keeps its history.
+    """
+    actor.require(CIVIL_REGISTER)
+    if not reason.strip():
+        raise _fail("reason", _("Say why the contact details change."), "reason_required")
+    resident = _load_resident(session, resident_id)
+    before = _snapshot(resident)
+    resident.phone, resident.email = data.phone or None, (data.email or "").strip().lower() or None
+    if (resident.phone, resident.email) != (before["phone"], before["email"]):
+        _keep_history(session, actor, resident, action="contact.update", before=before, reason=reason.strip())
+    return ResidentRead.model_validate(resident)
 
 
 def create_household(session: Session, actor: Actor, *, head_id: uuid.UUID, member_ids: list[uuid.UUID]) -> uuid.UUID:

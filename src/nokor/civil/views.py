@@ -16,7 +16,14 @@ from starlette.datastructures import FormData
 from nokor import places, trust
 from nokor.civil import service
 from nokor.civil.api import rules_of, run_step
-from nokor.civil.schemas import EVENT_STATES, CertificateIssued, CorrectionCreate, EventCreate, ResidentRead
+from nokor.civil.schemas import (
+    EVENT_STATES,
+    CertificateIssued,
+    ContactDetails,
+    CorrectionCreate,
+    EventCreate,
+    ResidentRead,
+)
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
 from nokor.web import flash, form_errors, render
@@ -251,6 +258,41 @@ def revoke_virtual_id(request: Request, session: DbSession, actor: OfficerActor,
     vid = service.revoke_virtual_id(session, actor, number=number)
     flash(request, _("The virtual ID %(number)s has been revoked.", number=vid.number))
     return _back(vid.resident_id)
+
+
+# --- contact details -------------------------------------------------------------------------
+
+
+def _contact_page(request: Request, resident: ResidentRead, values: dict[str, str], errors: dict[str, str],
+                  status_code: int = 200) -> Response:
+    return render(request, "civil/contact_form.html", {"resident": resident, "values": values, "errors": errors},
+                  status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/civil/residents/{resident_id}/contact")
+def contact_form(request: Request, session: DbSession, actor: OfficerActor, resident_id: uuid.UUID) -> Response:
+    resident = service.get_resident(session, actor, resident_id=resident_id, purpose=PURPOSE)
+    return _contact_page(request, resident, {"phone": resident.phone or "", "email": resident.email or ""}, {})
+
+
+@router.post("/civil/residents/{resident_id}/contact")
+def update_contact(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                   resident_id: uuid.UUID) -> Response:
+    resident = service.get_resident(session, actor, resident_id=resident_id, purpose=PURPOSE)
+    values = {name: _text(form, name) for name in ("phone", "email", "reason")}
+    try:
+        data = ContactDetails(phone=values["phone"].replace(" ", "") or None, email=values["email"] or None)
+        with session.begin_nested():
+            service.update_contact(session, actor, resident_id=resident_id, data=data, reason=values["reason"])
+    except (ValidationError, ValidationFailed) as exc:
+        errors = form_errors(exc)
+        for name, message in (("phone", _("Give the mobile number in international form, e.g. +85512345678.")),
+                              ("email", _("Give an e-mail address such as name@example.com."))):
+            if name in errors:
+                errors[name] = message
+        return _contact_page(request, resident, values, errors, status_code=422)
+    flash(request, _("The contact details have been saved."))
+    return _back(resident_id)
 
 
 # --- corrections (four eyes) ------------------------------------------------------------------
