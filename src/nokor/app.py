@@ -33,6 +33,7 @@ from nokor.kit import i18n
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error, problem_responses
 from nokor.kit.i18n import gettext as _
 from nokor.kit.logs import configure_logging
+from nokor.messaging import views as messaging_views
 from nokor.payments import api as payments_api
 from nokor.payments import govstack as payments_govstack
 from nokor.payments import views as payments_views
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(civil_views.router)
     app.include_router(places_api.router)
     app.include_router(places_views.router)
+    app.include_router(messaging_views.router)
     return app
 
 

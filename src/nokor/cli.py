@@ -17,6 +17,7 @@ from nokor.audit import cli as audit_cli
 from nokor.civil import cli as civil_cli
 from nokor.config import get_settings
 from nokor.db import cli_session_scope
+from nokor.messaging import cli as messaging_cli
 from nokor.payments import cli as payments_cli
 from nokor.places import cli as places_cli
 from nokor.registries import cli as registries_cli
@@ -37,6 +38,7 @@ app.add_typer(trust_cli.app, name="trust")
 app.add_typer(registries_cli.app, name="registries")
 app.add_typer(civil_cli.app, name="civil")
 app.add_typer(places_cli.app, name="places")
+app.add_typer(messaging_cli.app, name="messaging")
 outbox_app = typer.Typer(help="Outgoing messages and dead letters.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 console = Console()
@@ -120,17 +122,22 @@ def serve(
 
 
 def _run_worker(stop: threading.Event) -> None:
+    from nokor import messaging
     from nokor.db import make_engine, make_session_factory
     from nokor.worker import Worker
 
     settings = get_settings()
     engine = make_engine(settings.effective_database_url)
-    Worker(settings, make_session_factory(engine)).run_forever(stop)
+    factory = make_session_factory(engine)
+    worker = Worker(settings, factory)
+    for channel, deliverer in messaging.deliverers(settings, factory).items():
+        worker.register(channel, deliverer)
+    worker.run_forever(stop)
 
 
 @app.command("worker")
 def worker() -> None:
-    """Deliver the outbox: webhooks now, e-mail, SMS and pub/sub as they are added (Ctrl-C stops it)."""
+    """Deliver the outbox: webhooks, e-mail and SMS (Ctrl-C stops it)."""
     from nokor.kit.logs import configure_logging
 
     settings = get_settings()

@@ -117,6 +117,25 @@ class Settings(BaseSettings):
                                        "happened is late and needs a supervisor's approval.")
     civil_min_parent_age: int = Field(12, description="Youngest age, in years, at which a parent is accepted.")
     civil_max_mother_age: int = Field(60, description="Oldest age, in years, at which a mother is accepted.")
+    messaging_email_transport: Literal["catcher", "smtp"] = Field(
+        "catcher", description="How e-mail leaves: 'catcher' keeps it in the local mailbox page /messaging/mailbox "
+        "(development and demos, never in production), 'smtp' sends it through the SMTP server below.")
+    messaging_smtp_host: str = Field("127.0.0.1", description="SMTP server for e-mail notifications.")
+    messaging_smtp_port: int = Field(25, description="Port of the SMTP server (587 for STARTTLS, 465 for TLS).")
+    messaging_smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "none", description="Transport security to the SMTP server: none, starttls or tls (implicit).")
+    messaging_smtp_username: str | None = Field(None, description="SMTP login, when the server asks for one.")
+    messaging_smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    messaging_from_address: str = Field("no-reply@nokor.example", description="Sender address of e-mail "
+                                        "notifications.")
+    messaging_sms_transport: Literal["sandbox", "http"] = Field(
+        "sandbox", description="How SMS leave: 'sandbox' keeps them in the local mailbox page, 'http' posts them "
+        "to the SMS gateway below.")
+    messaging_sms_gateway_url: str = Field("http://127.0.0.1:8000/messaging/sandbox-sms", description="URL the "
+                                           "SMS gateway takes messages at (JSON POST: to, from, text, reference).")
+    messaging_sms_gateway_token: SecretStr | None = Field(None, description="Bearer token of the SMS gateway.")
+    messaging_sms_sender: str = Field("Nokor", description="Sender name or number shown on SMS.")
+    messaging_timeout_seconds: float = Field(10.0, description="Time limit of one SMTP or SMS gateway delivery.")
     log_level: str = Field("INFO", description="Lowest level written to the log.")
     log_json: bool = Field(True, description="Write logs as JSON lines (false: readable console lines).")
 

@@ -5,6 +5,7 @@ from nokor.audit import models as audit_models
 from nokor.civil import models as civil_models
 from nokor.db import Base
 from nokor.kit import outbox
+from nokor.messaging import models as messaging_models
 from nokor.payments import models as payments_models
 from nokor.places import models as places_models
 from nokor.registries import models as registries_models
@@ -12,5 +13,5 @@ from nokor.trust import models as trust_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "audit_models", "civil_models", "metadata", "outbox", "payments_models", "places_models",
-           "registries_models", "trust_models"]
+__all__ = ["accounts_models", "audit_models", "civil_models", "messaging_models", "metadata", "outbox",
+           "payments_models", "places_models", "registries_models", "trust_models"]

@@ -1,0 +1,115 @@
+"""The rules of the notification core: render a template in the recipient's language, hand it to the outbox."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from nokor.kit import i18n
+from nokor.kit.actor import Actor, declare_permission
+from nokor.kit.errors import ValidationFailed, field_error
+from nokor.kit.i18n import gettext as _
+from nokor.kit.i18n import lazy_gettext as _l
+from nokor.kit.outbox import enqueue
+from nokor.messaging import repository
+from nokor.messaging.models import CaughtMessage, Notification
+from nokor.messaging.schemas import CaughtMessageRead, NotificationRead
+from nokor.messaging.texts import TEMPLATES
+
+MESSAGING_SEND = declare_permission("messaging.send", _l("Send e-mail and SMS notifications to people"))
+MESSAGING_READ = declare_permission("messaging.read", _l("Read the notifications sent to people"))
+
+PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+SUBJECT_MAX = 300
+
+
+def _fail(field: str, message: str, code: str) -> ValidationFailed:
+    return ValidationFailed(message, errors=[field_error([field], message, code)])
+
+
+def render_template(name: str, *, locale: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, e-mail body, SMS text) of template ``name`` in ``locale``, placeholders filled in."""
+    template = TEMPLATES.get(name)
+    if template is None:
+        raise _fail("template", _("There is no notification template named %(name)s.", name=name),
+                    "unknown_template")
+    token = i18n.locale_var.set(locale if locale in i18n.LOCALES else "en")
+    try:
+        subject = (str(template.subject) % context)[:SUBJECT_MAX]
+        return subject, str(template.body) % context, str(template.sms) % context
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail("context", _("The template needs values that were not given."), "template_context") from exc
+    finally:
+        i18n.locale_var.reset(token)
+
+
+def send_notification(session: Session, actor: Actor, *, channel: str, to: str, template: str,
+                      context: dict[str, Any], locale: str, subject_type: str | None = None,
+                      subject_id: str | uuid.UUID | None = None,
+                      idempotency_key: str | None = None) -> NotificationRead:
+    """Send an e-mail or SMS rendered from ``template`` in ``locale``: written to the outbox in the caller's
+    transaction, so it leaves only if the caller commits, and is retried until the server or gateway takes it.
+
+    ``subject_type``/``subject_id`` name the record it is about (e.g. a resident), so it can be listed later.
+    """
+    actor.require(MESSAGING_SEND)
+    address = to.strip()
+    if channel == "email":
+        if not EMAIL.match(address):
+            raise _fail("to", _("Give an e-mail address such as name@example.com."), "bad_email")
+        address = address.lower()
+    elif channel == "sms":
+        address = address.replace(" ", "")
+        if not PHONE.match(address):
+            raise _fail("to", _("Give the mobile number in international form, e.g. +85512345678."), "bad_phone")
+    else:
+        raise _fail("channel", _("The channel must be email or sms."), "bad_channel")
+    subject, body, sms = render_template(template, locale=locale, context=context)
+    text = body if channel == "email" else sms
+    message = enqueue(session, channel=channel, destination=address, idempotency_key=idempotency_key,
+                      payload={"to": address, "subject": subject, "body": text, "locale": locale})
+    notification = Notification(channel=channel, recipient=address, template=template, locale=locale,
+                                subject=subject, body=text, subject_type=subject_type,
+                                subject_id=str(subject_id) if subject_id is not None else None,
+                                sent_by=actor.name, outbox_message_id=message.id)
+    session.add(notification)
+    session.flush()
+    read = NotificationRead.model_validate(notification)
+    read.status = message.status
+    return read
+
+
+def list_notifications(session: Session, actor: Actor, *, subject_type: str | None = None,
+                       subject_id: str | uuid.UUID | None = None, limit: int = 50) -> list[NotificationRead]:
+    """Notifications sent, newest first, optionally about one record, with their delivery state."""
+    actor.require(MESSAGING_READ)
+    out = []
+    for row, status in repository.notifications_with_status(
+            session, subject_type=subject_type, subject_id=str(subject_id) if subject_id else None,
+            limit=min(limit, 500)):
+        read = NotificationRead.model_validate(row)
+        read.status = status or "pending"
+        out.append(read)
+    return out
+
+
+def catch_message(session: Session, *, channel: str, sender: str, recipient: str, subject: str, body: str,
+                  idempotency_key: str) -> CaughtMessageRead:
+    """Keep a message in the local mailbox instead of sending it (embedded default); a repeat is kept once."""
+    found = repository.caught_by_key(session, idempotency_key)
+    if found is None:
+        found = CaughtMessage(channel=channel, sender=sender, recipient=recipient, subject=subject[:SUBJECT_MAX],
+                              body=body, idempotency_key=idempotency_key)
+        session.add(found)
+        session.flush()
+    return CaughtMessageRead.model_validate(found)
+
+
+def list_caught_messages(session: Session, *, recipient: str | None = None, limit: int = 50) -> list[CaughtMessageRead]:
+    """What the local mail catcher and the sandbox SMS gateway kept, newest first (development and demos)."""
+    return [CaughtMessageRead.model_validate(m)
+            for m in repository.caught_messages(session, recipient=recipient, limit=min(limit, 200))]
