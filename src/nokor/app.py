@@ -29,6 +29,9 @@ from nokor.civil import api as civil_api
 from nokor.civil import views as civil_views
 from nokor.config import Settings, get_settings
 from nokor.db import make_engine, make_session_factory
+from nokor.exchange import api as exchange_api
+from nokor.exchange import views as exchange_views
+from nokor.exchange.gateway import GatewayMiddleware, Runtime
 from nokor.kit import i18n
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error, problem_responses
 from nokor.kit.i18n import gettext as _
@@ -88,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     app.add_middleware(PlatformMiddleware, settings=settings, metrics=metrics)
+    # Outermost: /r1/... goes straight to the exchange gateway, which keeps its own lean hot path.
+    app.state.exchange = Runtime(settings, app.state.session_factory, metrics.registry)
+    app.add_middleware(GatewayMiddleware, runtime=app.state.exchange)
     _document_problems(app)
     _install_error_handlers(app)
     _install_platform_routes(app)
@@ -106,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(places_api.router)
     app.include_router(places_views.router)
     app.include_router(messaging_views.router)
+    for router in (exchange_api.router, exchange_api.rooms, exchange_views.router):
+        app.include_router(router)
     return app
 
 

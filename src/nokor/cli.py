@@ -11,11 +11,12 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from nokor import accounts, civil, payments, places, registries, trust
+from nokor import accounts, civil, exchange, payments, places, registries, trust
 from nokor.accounts import cli as accounts_cli
 from nokor.audit import cli as audit_cli
 from nokor.civil import cli as civil_cli
 from nokor.config import get_settings
+from nokor.exchange import cli as exchange_cli
 from nokor.db import cli_session_scope
 from nokor.messaging import cli as messaging_cli
 from nokor.payments import cli as payments_cli
@@ -39,6 +40,7 @@ app.add_typer(registries_cli.app, name="registries")
 app.add_typer(civil_cli.app, name="civil")
 app.add_typer(places_cli.app, name="places")
 app.add_typer(messaging_cli.app, name="messaging")
+app.add_typer(exchange_cli.app, name="exchange")
 outbox_app = typer.Typer(help="Outgoing messages and dead letters.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 console = Console()
@@ -72,7 +74,7 @@ def demo_load() -> None:
     """Create the demo country (organisation units, roles, officers, API clients); safe to run twice."""
     steps = [("administration", accounts.load_demo), ("registries", registries.load_demo),
              ("payments", payments.load_demo), ("trust services", trust.load_demo), ("places", places.load_demo),
-             ("civil register", civil.load_demo)]
+             ("civil register", civil.load_demo), ("data exchange", exchange.load_demo)]
     printed: list[str] = []
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("loading the demo country", total=len(steps))
@@ -103,9 +105,15 @@ def serve(
     with_worker: Annotated[bool, typer.Option("--with-worker/--no-worker",
                                               help="Run the outbox worker in the same process")] = False,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+    tls: Annotated[bool, typer.Option("--tls/--no-tls", help="Serve HTTPS with the exchange gateway's certificate, "
+                                      "accepting client certificates (mutual TLS) from trusted roots")] = False,
 ) -> None:
     """Serve the web site and the API with uvicorn (Ctrl-C stops it, and the worker with it)."""
     import uvicorn
+
+    tls_args: dict[str, object] = {}
+    if tls:
+        tls_args = _tls_arguments()
 
     stop = threading.Event()
     thread = None
@@ -114,11 +122,30 @@ def serve(
         thread.start()
     try:
         uvicorn.run("nokor.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    proxy_headers=True, forwarded_allow_ips=get_settings().trusted_proxies, log_level="warning")
+                    proxy_headers=True, forwarded_allow_ips=get_settings().trusted_proxies, log_level="warning",
+                    **tls_args)  # type: ignore[arg-type]
     finally:
         stop.set()
         if thread is not None:
             thread.join(timeout=15)
+
+
+def _tls_arguments() -> dict[str, object]:
+    """uvicorn's TLS settings from the exchange gateway's credentials (made by `nokor exchange init`)."""
+    import ssl
+
+    from nokor.exchange.credentials import load_credentials, unencrypted_key_file
+    from nokor.exchange.tls import MutualTlsProtocol
+
+    settings = get_settings()
+    credentials = load_credentials(settings)
+    if credentials is None:
+        console.print("[red]No gateway certificate yet: run `nokor exchange init` first.[/red]")
+        raise typer.Exit(2)
+    return {"ssl_certfile": str(credentials.fullchain_path),
+            "ssl_keyfile": str(unencrypted_key_file(settings, credentials)),
+            "ssl_ca_certs": str(credentials.root_path), "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+            "http": MutualTlsProtocol}
 
 
 def _run_worker(stop: threading.Event) -> None:

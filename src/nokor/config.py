@@ -136,6 +136,24 @@ class Settings(BaseSettings):
     messaging_sms_gateway_token: SecretStr | None = Field(None, description="Bearer token of the SMS gateway.")
     messaging_sms_sender: str = Field("Nokor", description="Sender name or number shown on SMS.")
     messaging_timeout_seconds: float = Field(10.0, description="Time limit of one SMTP or SMS gateway delivery.")
+    exchange_instance: str = Field("KH", description="Code of this data-exchange instance (the first part of "
+                                   "every INSTANCE/CLASS/MEMBER/SUBSYSTEM identifier it serves).")
+    exchange_server_identity: str = Field("", description="Identifier of this gateway in its own certificate; "
+                                          "empty means INSTANCE/GOV/NOKOR/gateway.")
+    exchange_timeout_seconds: float = Field(30.0, description="Default time limit of a call forwarded by the "
+                                            "gateway (a service may set its own).")
+    exchange_max_body_bytes: int = Field(4_194_304, description="Default largest request or response body the "
+                                         "gateway forwards, in bytes (a service may set its own).")
+    exchange_log_flush_seconds: float = Field(0.5, description="How often the message log writes, signs and "
+                                              "timestamps the records queued since the last time.")
+    exchange_log_retention_days: int = Field(180, description="Message-log records older than this are moved "
+                                             "into signed archive containers by `nokor exchange archive`.")
+    exchange_archive_dir: Path | None = Field(None, description="Folder of the message-log archive containers; "
+                                              "empty means DATA_DIR/exchange/archive.")
+    exchange_cache_seconds: float = Field(2.0, description="How long a gateway process trusts its cached "
+                                          "services, access rights and API keys before checking for changes.")
+    exchange_civil_room: str = Field("", description="Room that receives the civil register's events; empty "
+                                     "means INSTANCE/GOV/MOI/civil-events.")
     log_level: str = Field("INFO", description="Lowest level written to the log.")
     log_json: bool = Field(True, description="Write logs as JSON lines (false: readable console lines).")
 
@@ -172,6 +190,16 @@ class Settings(BaseSettings):
         except FileExistsError:
             return path.read_text().strip()
         return key
+
+    @property
+    def gateway_identity(self) -> str:
+        """This gateway's own identifier (in its certificate, and as the sender of pushed events)."""
+        return self.exchange_server_identity or f"{self.exchange_instance}/GOV/NOKOR/gateway"
+
+    @property
+    def civil_room(self) -> str:
+        """The room civil events are published in."""
+        return self.exchange_civil_room or f"{self.exchange_instance}/GOV/MOI/civil-events"
 
     @property
     def is_sqlite(self) -> bool:

@@ -97,6 +97,10 @@ class Worker:
         self.stop_event = threading.Event()
         self._webhook = WebhookDeliverer(timeout_seconds=settings.webhook_timeout_seconds)
         self._deliverers: dict[str, Deliverer] = {"webhook": self._webhook}
+        from nokor import exchange  # publish/subscribe: PUSH attempts and the civil register's events
+
+        self._pubsub = exchange.PubSubDeliverer(settings, session_factory)
+        self._deliverers["pubsub"] = self._pubsub
 
     def register(self, channel: str, deliverer: Deliverer) -> None:
         """Make this worker deliver the messages of ``channel`` with ``deliverer`` (replacing any other)."""
@@ -202,8 +206,9 @@ class Worker:
             log.info("worker.stopped")
 
     def close(self) -> None:
-        """Release the HTTP connections of the built-in webhook deliverer."""
+        """Release the HTTP connections of the built-in deliverers."""
         self._webhook.close()
+        self._pubsub.close()
 
     def _install_signal_handlers(self) -> dict[int, Any]:
         # Signal handlers can only be set from the main thread; tests run the loop in other threads.
