@@ -16,8 +16,8 @@ from nokor.accounts import cli as accounts_cli
 from nokor.audit import cli as audit_cli
 from nokor.civil import cli as civil_cli
 from nokor.config import get_settings
-from nokor.exchange import cli as exchange_cli
 from nokor.db import cli_session_scope
+from nokor.exchange import cli as exchange_cli
 from nokor.messaging import cli as messaging_cli
 from nokor.payments import cli as payments_cli
 from nokor.places import cli as places_cli

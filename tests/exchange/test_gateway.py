@@ -134,7 +134,8 @@ class TestBadInput:
         publish(db, provider.url)
         grant(db, SERVICE, "KH/GOV/MOI/police")
         grant(db, SERVICE, CLIENT)
-        answer = call(nokor_server, hospital, f"/r1/{SERVICE}/persons/1", headers={"X-Road-Client": "KH/GOV/MOI/police"})
+        answer = call(nokor_server, hospital, f"/r1/{SERVICE}/persons/1",
+                      headers={"X-Road-Client": "KH/GOV/MOI/police"})
         assert answer.status_code == 403
         assert problem_code(answer) == "Server.ClientProxy.ForgedClientIdentifier"
         assert problem_code(call(nokor_server, hospital, f"/r1/{SERVICE}/persons/1",
@@ -187,7 +188,8 @@ class TestBadInput:
         call(nokor_server, None, f"/r1/{SERVICE}/persons/1")
         call(nokor_server, hospital, f"/r1/{SERVICE}/persons/1", headers={"X-Road-Client": "KH/GOV/MOI/police"})
         found = records(db, app)
-        assert [r.error for r in found] == ["Server.ServerProxy.AccessDenied", "Server.ClientProxy.AuthenticationFailed",
+        assert [r.error for r in found] == ["Server.ServerProxy.AccessDenied",
+                                            "Server.ClientProxy.AuthenticationFailed",
                                             "Server.ClientProxy.ForgedClientIdentifier"]
         assert all(r.batch_id is not None for r in found)
         assert "authorization" not in json.dumps(found[0].data).lower()

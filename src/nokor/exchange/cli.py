@@ -42,7 +42,8 @@ def init() -> None:
             operations.refresh_trusted_roots(session, settings)
     except Problem as problem:
         raise _fail(problem) from problem
-    console.print(f"gateway {settings.gateway_identity}: certificate {format(credentials.certificate.serial_number, 'x')}"
+    serial = format(credentials.certificate.serial_number, "x")
+    console.print(f"gateway {settings.gateway_identity}: certificate {serial}"
                   f" in {credentials.cert_path.parent}; civil events room {room}", highlight=False)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import json
 import zipfile
 from collections import defaultdict
@@ -218,7 +219,7 @@ def verify_archive(path: Path, *, root_pem: bytes | None = None) -> ArchiveRepor
                 problems.append(f"record {record['stream']}#{record['seq']}: the {side} body does not match its digest")
     for stream, seqs in by_stream.items():
         ordered = sorted(seqs)
-        for previous, current in zip(ordered, ordered[1:], strict=False):
+        for previous, current in itertools.pairwise(ordered):
             if current != previous + 1:
                 problems.append(f"stream {stream}: records {previous + 1} to {current - 1} are missing")
             elif seqs[current]["prev_hash"] != seqs[previous]["record_hash"]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import ssl
@@ -58,6 +59,7 @@ CLIENT_HEADERS = (b"x-road-client", b"information-mediator-client", b"x-govstack
 METADATA = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
 ROOM_AREAS = frozenset({"api", "pub", "pull"})
 PROBLEM_BASE = "https://nokor.gov/problems/exchange/"
+SAFE_PATH = "/%:@!$&'()*+,;=-._~"
 
 ERRORS: dict[str, tuple[int, str]] = {
     "Client.BadRequest": (400, "The address is not /r1/INSTANCE/CLASS/MEMBER/SUBSYSTEM/SERVICE/..."),
@@ -241,10 +243,9 @@ class Runtime:
             except (ValueError, TypeError, Exception):
                 local = False
             if local:
-                try:
+                status: str = "unknown"
+                with contextlib.suppress(Exception):
                     status = trust.get_certificate(session, serial=format(cert.serial_number, "x")).status
-                except Exception:
-                    status = "unknown"
                 now = utcnow()
                 if status != "active" or not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
                     return None
@@ -518,7 +519,7 @@ class GatewayMiddleware:
             status, answer_headers, answer = await self._internal(scope, service, method, rest, query, out_headers,
                                                                   headers, body, caller, client_id)
         else:
-            status, answer_headers, answer = await self._http(service.base_url + quote(rest, safe="/%:@!$&'()*+,;=-._~"),
+            status, answer_headers, answer = await self._http(service.base_url + quote(rest, safe=SAFE_PATH),
                                                               method, query, out_headers, body,
                                                               service.timeout_seconds, service.max_body_bytes)
         back = _returned(answer_headers)
@@ -559,7 +560,8 @@ class GatewayMiddleware:
             raise ExchangeError("Server.ServerProxy.ServiceTimeout") from exc
         except httpx.HTTPError as exc:
             raise ExchangeError("Server.ServerProxy.ServiceFailed",
-                                f"The provider could not be reached or answered garbage ({type(exc).__name__}).") from exc
+                                "The provider could not be reached or answered garbage "
+                                f"({type(exc).__name__}).") from exc
         return response.status_code, list(response.headers.raw), b"".join(chunks)
 
     async def _inner_call(self, scope: Scope, path: str, query: bytes, method: str,
@@ -633,7 +635,7 @@ class GatewayMiddleware:
         out = [(k, v) for k, v in headers.items() if k.decode("latin-1") not in NOT_FORWARDED]
         out += [(b"x-road-client", client_id.encode()), (b"x-road-id", message_id.encode())]
         client = self.runtime.peer_client(directory, instance)
-        url = peer.gateway_url + quote(path, safe="/%:@!$&'()*+,;=-._~") + ("?" + query.decode("latin-1") if query else "")
+        url = peer.gateway_url + quote(path, safe=SAFE_PATH) + ("?" + query.decode("latin-1") if query else "")
         timeout = self.runtime.settings.exchange_timeout_seconds
         try:
             async with asyncio.timeout(timeout + 1):

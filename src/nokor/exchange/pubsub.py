@@ -502,10 +502,11 @@ class PubSubDeliverer:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         with session_scope(self.session_factory) as session:
-            delivery = session.get(Delivery, delivery_id, with_for_update=True)
-            sub_row = session.get(Subscription, delivery.subscription_id) if delivery is not None else None
-            if delivery is None or sub_row is None or delivery.status != "pending":
+            current = session.get(Delivery, delivery_id, with_for_update=True)
+            sub_row = session.get(Subscription, current.subscription_id) if current is not None else None
+            if current is None or sub_row is None or current.status != "pending":
                 return
+            delivery = current
             delivery.attempts = attempt
             if error is None:
                 delivery.status, delivery.delivered_at, delivery.last_error = "delivered", utcnow(), None

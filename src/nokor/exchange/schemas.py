@@ -193,12 +193,12 @@ class AccessRightCreate(BaseModel):
     @field_validator("method")
     @classmethod
     def _method(cls, value: str) -> str:
-        return Endpoint._method(value)  # type: ignore[operator]
+        return Endpoint._method(value)
 
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        return Endpoint._path(value)  # type: ignore[operator]
+        return Endpoint._path(value)
 
 
 class AccessRightRead(BaseModel):
@@ -318,7 +318,7 @@ class ArchiveReport(BaseModel):
 
 
 class EventTypeCreate(BaseModel):
-    eventType: Code  # noqa: N815 - the GovStack spelling
+    eventType: Code
     schema_: dict[str, Any] = Field(alias="schema")
 
     model_config = ConfigDict(populate_by_name=True)
@@ -333,14 +333,14 @@ class EventTypeVersion(BaseModel):
 
 
 class EventTypeRead(BaseModel):
-    eventType: str  # noqa: N815
+    eventType: str
     version: int
     schema_: dict[str, Any] = Field(serialization_alias="schema")
     versions: list[int] = Field(default_factory=list)
 
 
 class PublishEvent(BaseModel):
-    eventType: str | None = None  # noqa: N815
+    eventType: str | None = None
     event: dict[str, Any]
     version: int | None = None
 
@@ -348,13 +348,13 @@ class PublishEvent(BaseModel):
 class SubscriptionOptions(BaseModel):
     TTL: int = Field(3600, ge=1, le=30 * 24 * 3600)
     FIFO: bool = False
-    maxAttempts: int = Field(8, ge=1, le=50)  # noqa: N815
-    backoffSeconds: float = Field(2.0, ge=0.05, le=3600)  # noqa: N815
-    timeoutSeconds: float = Field(10.0, gt=0, le=120)  # noqa: N815
+    maxAttempts: int = Field(8, ge=1, le=50)
+    backoffSeconds: float = Field(2.0, ge=0.05, le=3600)
+    timeoutSeconds: float = Field(10.0, gt=0, le=120)
 
 
 class SubscriptionCreate(BaseModel):
-    eventType: str | None = None  # noqa: N815
+    eventType: str | None = None
     delivery: Literal["PUSH", "PULL"] = "PUSH"
     url: str | None = Field(None, description="Where PUSH deliveries are POSTed")
     options: SubscriptionOptions = Field(default_factory=SubscriptionOptions)

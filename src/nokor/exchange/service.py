@@ -439,11 +439,11 @@ class Directory:
             return cached
         verdict = False
         for rule in service.rules:
-            if rule.subject == client or (rule.subject.startswith("group:")
-                                          and client in self.groups.get(rule.subject[6:], frozenset())):
-                if rule.covers(method, path):
-                    verdict = True
-                    break
+            member = rule.subject == client or (rule.subject.startswith("group:")
+                                                and client in self.groups.get(rule.subject[6:], frozenset()))
+            if member and rule.covers(method, path):
+                verdict = True
+                break
         if len(self._allowed) > 50_000:
             self._allowed.clear()
         self._allowed[key] = verdict

@@ -14,7 +14,7 @@ class MutualTlsProtocol(HttpToolsProtocol):
 
     _tls: dict[str, Any] | None = None
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         chain: list[str] = []
@@ -27,4 +27,4 @@ class MutualTlsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self._tls is not None:
-            self.scope["extensions"] = {"tls": self._tls}  # type: ignore[typeddict-unknown-key]
+            self.scope["extensions"] = {"tls": self._tls}  # type: ignore[dict-item]
