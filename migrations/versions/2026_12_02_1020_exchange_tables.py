@@ -1,7 +1,7 @@
 """exchange tables
 
 Revision ID: 71b48e74d7fc
-Revises: 67e14a11f07c
+Revises: c22794aa80e6
 Create Date: 2026-12-02 08:58:12.628456+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import nokor.db
 
 revision: str = '71b48e74d7fc'
-down_revision: str | Sequence[str] | None = '67e14a11f07c'
+down_revision: str | Sequence[str] | None = 'c22794aa80e6'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
