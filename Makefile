@@ -59,6 +59,7 @@ test-browser: venv ## End-to-end tests in headless Chromium (tests/browser/; nee
 	env -u NOKOR_DATABASE_URL $(call pytest,-m browser tests/browser)
 
 bench: venv ## Run every bench/*.py; each prints a table and writes JSON lines to bench/results/
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	mkdir -p bench/results
 	for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
 

@@ -154,6 +154,11 @@ class Settings(BaseSettings):
                                           "services, access rights and API keys before checking for changes.")
     exchange_civil_room: str = Field("", description="Room that receives the civil register's events; empty "
                                      "means INSTANCE/GOV/MOI/civil-events.")
+    civil_duplicate_threshold: float = Field(0.8, ge=0.5, le=1.0, description="A declared birth or new resident "
+                                             "scoring at least this much (0-1) against a resident waits for an "
+                                             "officer's decision on the possible duplicate.")
+    civil_demo_residents: int = Field(50000, ge=0, description="Synthetic residents `nokor demo load` adds to the "
+                                      "register (0: none).")
     log_level: str = Field("INFO", description="Lowest level written to the log.")
     log_json: bool = Field(True, description="Write logs as JSON lines (false: readable console lines).")
 

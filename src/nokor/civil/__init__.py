@@ -4,6 +4,7 @@ Other domains use only what is listed here.
 """
 
 from nokor.civil.demo import load_demo
+from nokor.civil.matching import latin_form
 from nokor.civil.nin import generate_nin, validate_nin, verhoeff_digit, verhoeff_valid
 from nokor.civil.schemas import (
     CertificateIssued,
@@ -37,7 +38,6 @@ from nokor.civil.service import (
     issue_certificate,
     issue_national_id,
     issue_virtual_id,
-    latin_form,
     list_certificates,
     list_corrections,
     list_events,

@@ -40,8 +40,7 @@ class NoteBody(BaseModel):
 
 def rules_of(request: Request) -> CivilRules:
     settings = request.app.state.settings
-    return CivilRules(nin_length=settings.civil_nin_length, late_birth_days=settings.civil_late_birth_days,
-                      min_parent_age=settings.civil_min_parent_age, max_mother_age=settings.civil_max_mother_age)
+    return CivilRules.from_settings(settings)
 
 
 @router.get("/nin/{number}/check", response_model=NinCheck, responses=problem_responses(422),

@@ -33,6 +33,7 @@ class Resident(Base):
     __table_args__ = (
         Index("ix_civil_resident_search", "family_name_latin", "given_name_latin"),
         Index("ix_civil_resident_birth", "birth_date", "birth_place_code"),
+        Index("ix_civil_resident_name_key", "name_key", "birth_date"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -56,6 +57,9 @@ class Resident(Base):
     household_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_household.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="alive")
     death_date: Mapped[date | None] = mapped_column(Date)
+    mother_name: Mapped[str | None] = mapped_column(String(400))
+    father_name: Mapped[str | None] = mapped_column(String(400))
+    name_key: Mapped[str | None] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -173,3 +177,24 @@ class IssuedCertificate(Base):
     pdf_record_id: Mapped[uuid.UUID] = mapped_column()
     qr_record_id: Mapped[uuid.UUID] = mapped_column()
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DuplicateCase(Base):
+    """A possible duplicate found by the matcher: a declared birth or a new resident that looks like a
+    resident already in the register. It waits for an officer, who decides and says why."""
+
+    __tablename__ = "civil_duplicate_case"
+    __table_args__ = (Index("ix_civil_duplicate_case_state", "state", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_event.id"), index=True)
+    resident_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("civil_resident.id"), index=True)
+    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("civil_resident.id"), index=True)
+    score: Mapped[float] = mapped_column()
+    parts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[uuid.UUID | None] = mapped_column()
+    decided_by_name: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

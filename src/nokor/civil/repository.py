@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import Sequence
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from nokor.civil.models import Correction, IssuedCertificate, LifeEvent, Resident, ResidentVersion, VirtualId
+from nokor.civil.models import (
+    Correction,
+    DuplicateCase,
+    IssuedCertificate,
+    LifeEvent,
+    Resident,
+    ResidentVersion,
+    VirtualId,
+)
 
 
 def resident_by_nin(session: Session, nin: str) -> Resident | None:
@@ -73,3 +83,58 @@ def certificate_by_serial(session: Session, serial: str) -> IssuedCertificate | 
 def certificates_of(session: Session, event_id: uuid.UUID) -> Sequence[IssuedCertificate]:
     return session.scalars(select(IssuedCertificate).where(IssuedCertificate.event_id == event_id)
                            .order_by(IssuedCertificate.issued_at, IssuedCertificate.copy_number)).all()
+
+
+CANDIDATE_COLUMNS = (Resident.id, Resident.nin, Resident.given_name, Resident.family_name, Resident.given_name_latin,
+                     Resident.family_name_latin, Resident.sex, Resident.birth_date, Resident.birth_date_precision,
+                     Resident.birth_place_code, Resident.mother_name, Resident.father_name, Resident.status)
+
+
+def duplicate_candidates(session: Session, *, dates: Sequence[date], year: int, place: str | None,
+                         keys: Sequence[str], limit: int = 400) -> Sequence[Row[Any]]:
+    """Residents in the blocks of a person: the same date of birth (or with day and month swapped),
+    the same birth year and place, or the same name key born within a year. Residents found to be
+    duplicates themselves are left out."""
+    start, end = date(max(year - 1, 1), 1, 1), date(min(year + 1, 9999), 12, 31)
+    blocks: list[ColumnElement[bool]] = [Resident.birth_date.in_(dates)]
+    if place:
+        blocks.append(and_(Resident.birth_place_code == place,
+                           Resident.birth_date.between(date(year, 1, 1), date(year, 12, 31))))
+    if keys:
+        blocks.append(and_(Resident.name_key.in_(keys), Resident.birth_date.between(start, end)))
+    query = select(*CANDIDATE_COLUMNS).where(or_(*blocks), Resident.status != "duplicate").limit(limit)
+    return cast(Sequence[Row[Any]], session.execute(query).all())
+
+
+def duplicate_cases(session: Session, *, state: str | None = None, event_id: uuid.UUID | None = None,
+                    resident_id: uuid.UUID | None = None, limit: int = 200) -> Sequence[DuplicateCase]:
+    stmt = select(DuplicateCase)
+    if state:
+        stmt = stmt.where(DuplicateCase.state == state)
+    if event_id:
+        stmt = stmt.where(DuplicateCase.event_id == event_id)
+    if resident_id:
+        stmt = stmt.where(DuplicateCase.resident_id == resident_id)
+    return session.scalars(stmt.order_by(DuplicateCase.created_at.desc()).limit(limit)).all()
+
+
+def count_pending_cases(session: Session, *, event_id: uuid.UUID | None = None,
+                        resident_id: uuid.UUID | None = None) -> int:
+    stmt = select(func.count()).select_from(DuplicateCase).where(DuplicateCase.state == "pending")
+    if event_id:
+        stmt = stmt.where(DuplicateCase.event_id == event_id)
+    if resident_id:
+        stmt = stmt.where(DuplicateCase.resident_id == resident_id)
+    return int(session.scalar(stmt) or 0)
+
+
+def sample_residents(session: Session, *, count: int, seed: int) -> list[Resident]:
+    """Up to ``count`` living residents with a number, picked at random (repeatable for a ``seed``)."""
+    ids = list(session.scalars(select(Resident.id).where(Resident.nin.is_not(None), Resident.status == "alive")
+                               .order_by(Resident.id)))
+    chosen = random.Random(seed).sample(  # noqa: S311 - a repeatable sample, not a secret
+        ids, min(count, len(ids)))
+    rows: list[Resident] = []
+    for start in range(0, len(chosen), 1000):
+        rows.extend(session.scalars(select(Resident).where(Resident.id.in_(chosen[start:start + 1000]))))
+    return rows

@@ -28,6 +28,14 @@ class CivilRules:
     late_birth_days: int = 30
     min_parent_age: int = 12
     max_mother_age: int = 60
+    duplicate_threshold: float = 0.8
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CivilRules:
+        """The rules as the settings (``NOKOR_CIVIL_*``) set them."""
+        return cls(nin_length=settings.civil_nin_length, late_birth_days=settings.civil_late_birth_days,
+                   min_parent_age=settings.civil_min_parent_age, max_mother_age=settings.civil_max_mother_age,
+                   duplicate_threshold=settings.civil_duplicate_threshold)
 
 
 class PersonDetails(BaseModel):
@@ -42,6 +50,9 @@ class PersonDetails(BaseModel):
     nationality: str = Field("KHM", pattern=r"^[A-Z]{3}$")
     mother_id: uuid.UUID | None = None
     father_id: uuid.UUID | None = None
+    mother_name: str | None = Field(None, max_length=400, description="The mother's name as written, when she is "
+                                    "not in the register (taken from her record when she is)")
+    father_name: str | None = Field(None, max_length=400, description="Likewise for the father")
     address_code: str | None = Field(None, max_length=16)
     address_text: str | None = Field(None, max_length=400)
 
@@ -89,6 +100,8 @@ class ResidentRead(BaseModel):
     household_id: uuid.UUID | None
     status: str
     death_date: date | None
+    mother_name: str | None = None
+    father_name: str | None = None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -205,3 +218,92 @@ class CertificateIssued(BaseModel):
     pdf: bytes = Field(repr=False)
     qr: str = Field(description="The verification link with the signed payload (a compact JWS) after the #")
     payload_jws: str
+
+
+class PersonCheck(BaseModel):
+    """A person to look for in the register before entering them (names in any script, the rest if known)."""
+
+    given_name: str = NAME
+    family_name: str = NAME
+    given_name_latin: str | None = Field(None, max_length=200)
+    family_name_latin: str | None = Field(None, max_length=200)
+    sex: Sex | None = None
+    birth_date: date
+    birth_date_precision: Precision = "day"
+    place_code: str | None = Field(None, max_length=16)
+    mother_name: str | None = Field(None, max_length=400)
+    father_name: str | None = Field(None, max_length=400)
+
+
+class PersonSide(BaseModel):
+    """One side of a possible duplicate, as the officer compares it."""
+
+    resident_id: uuid.UUID | None = None
+    nin: str | None = None
+    given_name: str
+    family_name: str
+    given_name_latin: str
+    family_name_latin: str
+    sex: str | None
+    birth_date: date
+    birth_date_precision: str
+    place_code: str | None
+    mother_name: str | None
+    father_name: str | None
+    status: str | None = None
+
+
+class DuplicateCandidate(BaseModel):
+    """A resident who may be the same person, with the matcher's score (0-1) and its parts."""
+
+    resident: PersonSide
+    score: float
+    parts: dict[str, float]
+
+
+class DuplicateCaseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    event_id: uuid.UUID | None
+    resident_id: uuid.UUID | None
+    candidate_id: uuid.UUID
+    score: float
+    parts: dict[str, float]
+    state: str
+    decided_by_name: str | None
+    reason: str | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+class DuplicateCaseView(BaseModel):
+    """A possible duplicate with both records side by side: the new one and the one in the register."""
+
+    case: DuplicateCaseRead
+    new: PersonSide
+    candidate: PersonSide
+
+
+class DuplicateDecision(BaseModel):
+    """An officer's decision on a possible duplicate, and why."""
+
+    duplicate: bool
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class ImportRowError(BaseModel):
+    row: int
+    column: str
+    message: str
+
+
+class ImportReport(BaseModel):
+    """What ``nokor civil import`` did: rows read, written, held as possible duplicates, and the bad ones."""
+
+    rows: int = 0
+    written: int = 0
+    held: int = 0
+    invalid: int = 0
+    errors: list[ImportRowError] = Field(default_factory=list)
+    seconds: float = 0.0

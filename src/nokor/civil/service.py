@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
-from typing import Any
+from typing import IO, Any
 
-from anyascii import anyascii
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nokor import audit, places, trust
+from nokor.civil import bulk, dedup, matching, repository, synthetic
 from nokor.civil import nin as nin_rules
-from nokor.civil import repository
 from nokor.civil.certificate_pdf import Line, certificate_pdf
+from nokor.civil.matching import latin_form
 from nokor.civil.models import (
     Correction,
+    DuplicateCase,
     Household,
     IssuedCertificate,
     IssuedNumber,
@@ -35,14 +37,22 @@ from nokor.civil.schemas import (
     ContactDetails,
     CorrectionCreate,
     CorrectionRead,
+    DuplicateCandidate,
+    DuplicateCaseRead,
+    DuplicateCaseView,
+    DuplicateDecision,
     EventCreate,
     EventRead,
+    ImportReport,
+    ImportRowError,
+    PersonCheck,
     PersonDetails,
     ResidentCreate,
     ResidentRead,
     ResidentVersionRead,
     VirtualIdRead,
 )
+from nokor.db import new_id
 from nokor.kit.actor import Actor, declare_permission
 from nokor.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
@@ -65,7 +75,8 @@ CIVIL_RESOLVE_VIRTUAL_ID = declare_permission(
 EVENTS_DESTINATION = "civil.events"
 RESIDENT_FIELDS = ("nin", "given_name", "family_name", "given_name_latin", "family_name_latin", "sex", "birth_date",
                    "birth_date_precision", "birth_place_code", "nationality", "address_code", "address_text",
-                   "phone", "email", "mother_id", "father_id", "spouse_id", "household_id", "status", "death_date")
+                   "phone", "email", "mother_id", "father_id", "spouse_id", "household_id", "status", "death_date",
+                   "mother_name", "father_name")
 CORRECTABLE = {"given_name", "family_name", "given_name_latin", "family_name_latin", "sex", "birth_date",
                "birth_date_precision", "birth_place_code", "nationality", "address_code", "address_text"}
 NIN_ATTEMPTS = 20
@@ -73,11 +84,6 @@ NIN_ATTEMPTS = 20
 
 def _fail(field: str, message: str, code: str) -> ValidationFailed:
     return ValidationFailed(message, errors=[field_error([field], message, code)])
-
-
-def latin_form(text: str) -> str:
-    """A Latin-script form of a name written in any script, for search (``anyascii``), capitalised."""
-    return " ".join(word.capitalize() for word in anyascii(text).replace("`", "").replace("'", "").split())
 
 
 def _check_place(session: Session, code: str | None, field: str) -> None:
@@ -165,6 +171,14 @@ def _load_resident(session: Session, resident_id: uuid.UUID, field: str | None =
     return resident
 
 
+def _parent_name(session: Session, parent_id: uuid.UUID | None, written: str | None) -> str | None:
+    """A parent's name as the register has it ("family given"), or as declared when they are not in it."""
+    parent = session.get(Resident, parent_id) if parent_id else None
+    if parent is not None:
+        return f"{parent.family_name} {parent.given_name}"
+    return written.strip() if written and written.strip() else None
+
+
 def _new_resident(session: Session, details: PersonDetails, *, birth_date: date,
                   birth_place_code: str | None) -> Resident:
     for field, code in (("birth_place_code", birth_place_code), ("address_code", details.address_code)):
@@ -179,8 +193,11 @@ def _new_resident(session: Session, details: PersonDetails, *, birth_date: date,
         sex=details.sex, birth_date=birth_date, birth_date_precision=details.birth_date_precision,
         birth_place_code=birth_place_code, nationality=details.nationality, address_code=details.address_code,
         address_text=details.address_text, mother_id=details.mother_id, father_id=details.father_id,
+        mother_name=_parent_name(session, details.mother_id, details.mother_name),
+        father_name=_parent_name(session, details.father_id, details.father_name),
         status="alive", version=1,
     )
+    resident.name_key = matching.block_key(resident.given_name_latin, resident.family_name_latin)
     if details.mother_id is not None:
         mother = session.get(Resident, details.mother_id)
         resident.household_id = mother.household_id if mother else None
@@ -193,14 +210,25 @@ def _new_resident(session: Session, details: PersonDetails, *, birth_date: date,
 
 def create_resident(session: Session, actor: Actor, *, data: ResidentCreate, rules: CivilRules = CivilRules(),
                     reason: str | None = None) -> ResidentRead:
-    """Enter a person already living into the register (first filling, imports) and issue their number."""
+    """Enter a person already living into the register (first filling, imports) and issue their number.
+
+    When the person looks like a resident already in the register, the record is held (status
+    ``held``, no number) and a possible-duplicate case waits for an officer (``decide_duplicate``).
+    """
     actor.require(CIVIL_REGISTER)
     if data.birth_date > date.today():
         raise _fail("birth_date", _("The date cannot be in the future."), "future_date")
     resident = _new_resident(session, data, birth_date=data.birth_date, birth_place_code=data.birth_place_code)
     resident.phone, resident.email = data.phone, data.email
+    found = dedup.search(session, dedup.person_of_row(resident), threshold=rules.duplicate_threshold,
+                         exclude={resident.id})
+    if found:
+        resident.status = "held"
     _keep_history(session, actor, resident, action="create", before=None, reason=reason)
-    issue_national_id(session, actor, resident_id=resident.id, rules=rules)
+    if found:
+        _open_cases(session, actor, found, resident_id=resident.id)
+    else:
+        issue_national_id(session, actor, resident_id=resident.id, rules=rules)
     return ResidentRead.model_validate(resident)
 
 
@@ -469,7 +497,9 @@ def declare_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
                   rules: CivilRules = CivilRules()) -> EventRead:
     """Submit a draft: from now on only validation, registration or a request for updates change it.
 
-    A birth declared more than ``rules.late_birth_days`` after it happened is marked late.
+    A birth declared more than ``rules.late_birth_days`` after it happened is marked late. A birth is
+    checked against the register: a child who looks like a resident already registered waits for an
+    officer's decision on the possible duplicate before it can be validated.
     """
     actor.require(CIVIL_DECLARE)
     event = _load_event(session, event_id)
@@ -478,6 +508,8 @@ def declare_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
     event.declared_at = now
     event.is_late = event.kind == "birth" and (now.date() - event.occurred_on).days > rules.late_birth_days
     _transition(session, actor, event, to="declared", allowed_from=("draft", "requires_updates"))
+    if event.kind == "birth":
+        _check_birth_for_duplicates(session, actor, event, rules)
     return EventRead.model_validate(event)
 
 
@@ -503,6 +535,7 @@ def validate_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
     event = _load_event(session, event_id)
     if event.is_late and event.late_approved_by is None:
         raise Conflict(_("This registration is late: a supervisor must approve it first."))
+    _no_pending_duplicates(session, event)
     check_event(session, event, rules)
     _transition(session, actor, event, to="validated", allowed_from=("declared",))
     return EventRead.model_validate(event)
@@ -557,6 +590,7 @@ def _apply(session: Session, actor: Actor, event: LifeEvent, rules: CivilRules) 
         if details.get("new_family_name"):
             subject.family_name = details["new_family_name"]
             subject.family_name_latin = details.get("new_family_name_latin") or latin_form(details["new_family_name"])
+        subject.name_key = matching.block_key(subject.given_name_latin, subject.family_name_latin)
     for person, before in changed:
         _keep_history(session, actor, person, action=f"{event.kind}.register", before=before, reason=reason,
                       event_id=event.id)
@@ -574,6 +608,7 @@ def register_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
     if event.state != "validated":
         raise Conflict(_("A life event in the state “%(state)s” cannot go to “%(target)s”.",
                          state=event.state, target="registered"))
+    _no_pending_duplicates(session, event)
     check_event(session, event, rules)
     _apply(session, actor, event, rules)
     event.registered_at = utcnow()
@@ -615,6 +650,292 @@ def count_events(session: Session, actor: Actor) -> dict[str, int]:
     """How many life events wait in each state."""
     actor.require(CIVIL_READ)
     return repository.count_events_by_state(session)
+
+
+# --- possible duplicates -----------------------------------------------------------------------
+
+
+def _birth_person(session: Session, event: LifeEvent) -> matching.Person:
+    child = PersonDetails.model_validate(event.details["child"])
+    return matching.Person(
+        given_name=child.given_name, family_name=child.family_name, given_name_latin=child.given_name_latin or "",
+        family_name_latin=child.family_name_latin or "", sex=child.sex, birth_date=event.occurred_on,
+        birth_date_precision=child.birth_date_precision, place_code=event.place_code,
+        mother_name=_parent_name(session, child.mother_id, child.mother_name),
+        father_name=_parent_name(session, child.father_id, child.father_name))
+
+
+def _open_cases(session: Session, actor: Actor, found: list[dedup.Found], *, event_id: uuid.UUID | None = None,
+                resident_id: uuid.UUID | None = None) -> None:
+    known = {c.candidate_id for c in repository.duplicate_cases(session, event_id=event_id, resident_id=resident_id)
+             } if (event_id or resident_id) else set()
+    for item in found:
+        if item.row.id in known:
+            continue
+        case = DuplicateCase(event_id=event_id, resident_id=resident_id, candidate_id=item.row.id,
+                             score=item.score.total, parts=item.score.parts, state="pending")
+        session.add(case)
+        session.flush()
+        audit.record_change(session, actor, action="duplicate.suspect", subject_type="civil_duplicate_case",
+                            subject_id=case.id, after=as_dict(case, "event_id", "resident_id", "candidate_id",
+                                                              "score", "state"))
+
+
+def _check_birth_for_duplicates(session: Session, actor: Actor, event: LifeEvent, rules: CivilRules) -> None:
+    found = dedup.search(session, _birth_person(session, event), threshold=rules.duplicate_threshold)
+    if found:
+        _open_cases(session, actor, found, event_id=event.id)
+
+
+def _no_pending_duplicates(session: Session, event: LifeEvent) -> None:
+    if repository.count_pending_cases(session, event_id=event.id):
+        raise Conflict(_("This birth may already be in the register: an officer must first decide on the possible "
+                         "duplicate."))
+
+
+def find_duplicates(session: Session, actor: Actor, *, data: PersonCheck, rules: CivilRules = CivilRules(),
+                    limit: int = 5, purpose: str = "duplicate check") -> list[DuplicateCandidate]:
+    """Residents who may be the person described, best first, with the matcher's scores (reads are logged)."""
+    actor.require(CIVIL_READ)
+    found = dedup.search(session, dedup.person_of_check(data), threshold=rules.duplicate_threshold,
+                         limit=min(limit, 50))
+    for item in found:
+        audit.record_access(session, actor, subject_type="civil_resident", subject_id=item.row.id, purpose=purpose,
+                            fields=["names", "birth_date", "birth_place_code", "parents"])
+    return dedup.as_candidates(found)
+
+
+def list_duplicate_cases(session: Session, actor: Actor, *, state: str | None = "pending",
+                         event_id: uuid.UUID | None = None, resident_id: uuid.UUID | None = None,
+                         limit: int = 200) -> list[DuplicateCaseRead]:
+    """Possible duplicates, newest first (the pending ones are the officers' queue)."""
+    actor.require(CIVIL_READ)
+    return [DuplicateCaseRead.model_validate(c) for c in repository.duplicate_cases(
+        session, state=state, event_id=event_id, resident_id=resident_id, limit=min(limit, 500))]
+
+
+def _load_case(session: Session, case_id: uuid.UUID) -> DuplicateCase:
+    case = session.get(DuplicateCase, case_id)
+    if case is None:
+        raise NotFound(_("There is no such possible duplicate."))
+    return case
+
+
+def get_duplicate_case(session: Session, actor: Actor, *, case_id: uuid.UUID,
+                       purpose: str = "duplicate review") -> DuplicateCaseView:
+    """A possible duplicate with both records side by side; reading both is logged."""
+    actor.require(CIVIL_READ)
+    case = _load_case(session, case_id)
+    candidate = _load_resident(session, case.candidate_id)
+    if case.event_id is not None:
+        new = dedup.side_of_person(_birth_person(session, _load_event(session, case.event_id)))
+        audit.record_access(session, actor, subject_type="civil_event", subject_id=case.event_id, purpose=purpose,
+                            fields=["details"])
+    else:
+        held = _load_resident(session, case.resident_id or uuid.UUID(int=0))
+        new = dedup.side_of_row(held)
+        audit.record_access(session, actor, subject_type="civil_resident", subject_id=held.id, purpose=purpose,
+                            fields=list(RESIDENT_FIELDS))
+    audit.record_access(session, actor, subject_type="civil_resident", subject_id=candidate.id, purpose=purpose,
+                        fields=list(RESIDENT_FIELDS))
+    return DuplicateCaseView(case=DuplicateCaseRead.model_validate(case), new=new,
+                             candidate=dedup.side_of_row(candidate))
+
+
+def decide_duplicate(session: Session, actor: Actor, *, case_id: uuid.UUID, data: DuplicateDecision,
+                     rules: CivilRules = CivilRules()) -> DuplicateCaseRead:
+    """An officer decides whether a possible duplicate is the same person, and says why.
+
+    The same person: the declared birth is rejected (or the held resident marked ``duplicate``), naming
+    the resident already registered. Another person: the case closes; when no other case is pending, the
+    birth can be validated again (or the held resident becomes a resident with a national ID number).
+    """
+    actor.require(CIVIL_VALIDATE)
+    reason = data.reason.strip()
+    if len(reason) < 3:
+        raise _fail("reason", _("Say why you decided so."), "reason_required")
+    case = _load_case(session, case_id)
+    if case.state != "pending":
+        raise Conflict(_("This possible duplicate has already been decided."))
+    before = as_dict(case, "state", "reason")
+    case.state = "duplicate" if data.duplicate else "not_duplicate"
+    case.decided_by, case.decided_by_name, case.reason, case.decided_at = actor.id, actor.name[:200], reason, utcnow()
+    session.flush()
+    audit.record_change(session, actor, action=f"duplicate.{case.state}", subject_type="civil_duplicate_case",
+                        subject_id=case.id, before=before, after=as_dict(case, "state", "reason", "candidate_id"),
+                        reason=reason)
+    candidate = _load_resident(session, case.candidate_id)
+    if data.duplicate:
+        for other in repository.duplicate_cases(session, state="pending", event_id=case.event_id,
+                                                resident_id=case.resident_id):
+            if other.event_id == case.event_id and other.resident_id == case.resident_id:
+                other.state = "closed"
+        note = _("Duplicate of the resident %(nin)s: %(reason)s", nin=candidate.nin or candidate.id, reason=reason)
+        if case.event_id is not None:
+            event = _load_event(session, case.event_id)
+            if event.state in ("draft", "declared", "requires_updates", "validated"):
+                _transition(session, actor, event, to="rejected",
+                            allowed_from=("draft", "declared", "requires_updates", "validated"), note=note)
+        else:
+            held = _load_resident(session, case.resident_id or uuid.UUID(int=0))
+            snapshot = _snapshot(held)
+            held.status = "duplicate"
+            _keep_history(session, actor, held, action="duplicate.confirmed", before=snapshot, reason=note)
+    elif case.resident_id is not None and not repository.count_pending_cases(session, resident_id=case.resident_id):
+        held = _load_resident(session, case.resident_id)
+        if held.status == "held":
+            snapshot = _snapshot(held)
+            held.status = "alive"
+            _keep_history(session, actor, held, action="duplicate.cleared", before=snapshot, reason=reason)
+            issue_national_id(session, actor, resident_id=held.id, rules=rules)
+    session.flush()
+    return DuplicateCaseRead.model_validate(case)
+
+
+# --- bulk import and matching of CSV files ------------------------------------------------------
+
+MAX_REPORTED_ERRORS = 1000
+
+
+class ImportRejected(ValidationFailed):
+    """An import file with invalid rows, written all or nothing: nothing was kept."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(_("%(count)d rows are not valid; nothing was imported.", count=report.invalid),
+                         errors=[field_error(["rows", e.row, e.column], e.message, "bad_row")
+                                 for e in report.errors[:100]])
+        self.report = report
+
+
+def import_residents(session: Session, actor: Actor, *, stream: IO[str], rules: CivilRules = CivilRules(),
+                     skip_invalid: bool = False, check_duplicates: bool = True, reason: str = "import",
+                     progress: Callable[[int], None] | None = None, batch_size: int = 5000) -> ImportReport:
+    """Enter the residents of an import CSV (see ``bulk.CSV_COLUMNS``) into the register, with numbers.
+
+    Every row is validated first; an invalid row rejects the whole file (``ImportRejected`` with the
+    report) unless ``skip_invalid``. With ``check_duplicates`` each row is looked up in the register
+    and one that looks like a resident is held for an officer's decision, as ``create_resident`` does.
+    """
+    actor.require(CIVIL_REGISTER)
+    started = time.perf_counter()
+    report = ImportReport()
+    writer = bulk.ResidentWriter(session, actor, reason=reason, nin_length=rules.nin_length,
+                                 batch_size=1 << 62)
+    villages = places.village_codes(session)
+    suspects: list[tuple[uuid.UUID, list[dedup.Found]]] = []
+    today = date.today()
+
+    def flush() -> None:
+        writer.flush()
+        for resident_id, found in suspects:
+            _open_cases(session, actor, found, resident_id=resident_id)
+        suspects.clear()
+
+    for _number, resident, errors, _raw in bulk.read_csv(stream, villages=villages, today=today):
+        report.rows += 1
+        if resident is None:
+            report.invalid += 1
+            report.errors.extend(ImportRowError(row=e.row, column=e.column, message=e.message)
+                                 for e in errors[:MAX_REPORTED_ERRORS - len(report.errors)])
+        elif not report.invalid or skip_invalid:
+            found = dedup.search(session, resident.person(), threshold=rules.duplicate_threshold) \
+                if check_duplicates else []
+            writer.add(resident, held=bool(found))
+            if found:
+                suspects.append((resident.id, found))
+                report.held += 1
+            report.written += 1
+            if len(writer.residents) >= batch_size:
+                flush()
+        if progress is not None:
+            progress(1)
+    if report.invalid and not skip_invalid:
+        raise ImportRejected(report.model_copy(update={"written": 0, "held": 0}))
+    flush()
+    report.seconds = round(time.perf_counter() - started, 3)
+    audit.record_change(session, actor, action="resident.import", subject_type="civil_import", subject_id=new_id(),
+                        after={"rows": report.rows, "written": report.written, "held": report.held,
+                               "invalid": report.invalid}, reason=reason)
+    return report
+
+
+def match_rows(session: Session, actor: Actor, *, stream: IO[str], rules: CivilRules = CivilRules(),
+               limit: int = 5, threshold: float | None = None) -> Iterator[dict[str, Any]]:
+    """For each row of a CSV shaped like the import file: the likely duplicates in the register with
+    their scores (reads are logged), or the row's errors. One dict per row, ready for a JSON line."""
+    actor.require(CIVIL_READ)
+    cut = rules.duplicate_threshold if threshold is None else threshold
+    for number, resident, errors, raw in bulk.read_csv(stream, villages=None, today=date.today()):
+        line: dict[str, Any] = {"row": number}
+        for passthrough in ("id", "duplicate_of"):
+            if passthrough in raw:
+                line[passthrough] = raw[passthrough]
+        if resident is None:
+            line["errors"] = [{"column": e.column, "message": e.message} for e in errors]
+            yield line
+            continue
+        found = dedup.search(session, resident.person(), threshold=cut, limit=limit)
+        for item in found:
+            audit.record_access(session, actor, subject_type="civil_resident", subject_id=item.row.id,
+                                purpose="duplicate matching of a file", fields=["names", "birth_date", "parents"])
+        line["candidates"] = [{"nin": f.row.nin, "resident_id": str(f.row.id), "score": f.score.total,
+                               "parts": f.score.parts, "name": f"{f.row.given_name_latin} {f.row.family_name_latin}",
+                               "birth_date": f.row.birth_date.isoformat()} for f in found]
+        yield line
+
+
+def generate_population(session: Session, actor: Actor, *, residents: int, seed: int = 2026,
+                        rules: CivilRules = CivilRules(), progress: Callable[[int], None] | None = None
+                        ) -> synthetic.Population:
+    """Add ``residents`` synthetic residents in families over the villages of the places list, with
+    households, numbers, history and their registered births, marriages and deaths (demos, benchmarks)."""
+    actor.require(CIVIL_REGISTER)
+    villages = places.village_codes(session)
+    if not villages:
+        raise Conflict(_("Load the places first (nokor places load): residents live in villages."))
+    writer = bulk.ResidentWriter(session, actor, reason="synthetic population", nin_length=rules.nin_length)
+    done = synthetic.load_population(writer, residents, villages=villages, seed=seed, on_progress=progress)
+    writer.flush()
+    audit.record_change(session, actor, action="resident.generate", subject_type="civil_import", subject_id=new_id(),
+                        after={"residents": done.residents, "households": done.households, "events": done.events,
+                               "seed": seed})
+    return done
+
+
+def write_population_csv(session: Session, actor: Actor, *, stream: IO[str], residents: int,
+                         seed: int = 2026) -> int:
+    """Write ``residents`` synthetic residents as an import CSV instead of entering them."""
+    actor.require(CIVIL_READ)
+    villages = places.village_codes(session)
+    if not villages:
+        raise Conflict(_("Load the places first (nokor places load): residents live in villages."))
+    people = (m for _h, _v, members, _e in synthetic.families(residents, villages=villages, seed=seed)
+              for m in members)
+    return bulk.write_csv(stream, people)
+
+
+def write_probe_csv(session: Session, actor: Actor, *, stream: IO[str], rows: int, seed: int = 7,
+                    duplicate_share: float = 0.5) -> int:
+    """Write a CSV of people to look up for measuring the matcher: about ``duplicate_share`` of them are
+    residents of the register written down again with typos, other spellings, swapped dates or
+    missing fields (column ``duplicate_of`` holds the resident's number), the others are new people."""
+    actor.require(CIVIL_READ)
+    villages = places.village_codes(session)
+    sample = repository.sample_residents(session, count=max(rows, 1), seed=seed)
+    audit.record_access(session, actor, subject_type="civil_register", subject_id=f"sample of {len(sample)}",
+                        purpose="probe file for measuring the matcher", fields=["names", "birth_date", "parents"])
+    originals = [(r.nin or "", bulk.NewResident(
+        given_name=r.given_name, family_name=r.family_name, given_name_latin=r.given_name_latin,
+        family_name_latin=r.family_name_latin, sex=r.sex, birth_date=r.birth_date,
+        birth_date_precision=r.birth_date_precision, birth_place_code=r.birth_place_code,
+        address_code=r.address_code, mother_name=r.mother_name, father_name=r.father_name)) for r in sample]
+    extra: dict[uuid.UUID, dict[str, str]] = {}
+    people = []
+    for person, columns in synthetic.probe_rows(originals, rows=rows, villages=villages, seed=seed,
+                                                duplicate_share=duplicate_share):
+        people.append(person)
+        extra[person.id] = columns
+    return bulk.write_csv(stream, people, extra=extra)
 
 
 # --- corrections (four eyes) ------------------------------------------------------------------
@@ -673,6 +994,7 @@ def approve_correction(session: Session, actor: Actor, *, correction_id: uuid.UU
         resident.given_name_latin = latin_form(resident.given_name)
     if "family_name" in correction.changes and "family_name_latin" not in correction.changes:
         resident.family_name_latin = latin_form(resident.family_name)
+    resident.name_key = matching.block_key(resident.given_name_latin, resident.family_name_latin)
     correction.state, correction.decided_by, correction.decided_at = "approved", actor.id, utcnow()
     _keep_history(session, actor, resident, action="correction", before=before,
                   reason=f"{correction.reason} — {correction.evidence}")

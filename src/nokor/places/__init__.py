@@ -14,6 +14,7 @@ from nokor.places.service import (
     path_of,
     picker_state,
     search_divisions,
+    village_codes,
 )
 from nokor.places.sources import ATTRIBUTION
 
@@ -33,4 +34,5 @@ __all__ = [
     "path_of",
     "picker_state",
     "search_divisions",
+    "village_codes",
 ]

@@ -102,3 +102,7 @@ def any_division(session: Session) -> bool:
 def sources(session: Session, on: date) -> list[str]:
     query = select(Division.source).where(valid_on(on)).distinct().order_by(Division.source)
     return list(session.scalars(query))
+
+
+def codes_at_level(session: Session, level: str, on: date) -> set[str]:
+    return set(session.scalars(select(Division.code).where(Division.level == level, valid_on(on))))

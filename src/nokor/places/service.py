@@ -111,6 +111,11 @@ def list_sources(session: Session) -> list[str]:
     return repository.sources(session, today())
 
 
+def village_codes(session: Session, *, on: date | None = None) -> set[str]:
+    """The codes of every village valid today (for checking a whole file of addresses at once)."""
+    return repository.codes_at_level(session, "village", on or today())
+
+
 def has_divisions(session: Session) -> bool:
     return repository.any_division(session)
 
