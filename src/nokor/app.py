@@ -45,6 +45,9 @@ from nokor.places import views as places_views
 from nokor.registries import api as registries_api
 from nokor.registries import govstack as registries_govstack
 from nokor.registries import views as registries_views
+from nokor.services import api as services_api
+from nokor.services import govstack as services_govstack
+from nokor.services import views as services_views
 from nokor.trust import api as trust_api
 from nokor.trust import govstack as trust_govstack
 from nokor.trust import views as trust_views
@@ -112,7 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(places_api.router)
     app.include_router(places_views.router)
     app.include_router(messaging_views.router)
-    for router in (exchange_api.router, exchange_api.rooms, exchange_views.router):
+    for router in (exchange_api.router, exchange_api.rooms, exchange_views.router,
+                   services_api.router, services_govstack.router, services_govstack.statistics_router,
+                   services_views.router):
         app.include_router(router)
     return app
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from nokor import accounts, civil, exchange, payments, places, registries, trust
+from nokor import accounts, civil, exchange, payments, places, registries, services, trust
 from nokor.accounts import cli as accounts_cli
 from nokor.audit import cli as audit_cli
 from nokor.civil import cli as civil_cli
@@ -22,6 +22,7 @@ from nokor.messaging import cli as messaging_cli
 from nokor.payments import cli as payments_cli
 from nokor.places import cli as places_cli
 from nokor.registries import cli as registries_cli
+from nokor.services import cli as services_cli
 from nokor.trust import cli as trust_cli
 
 app = typer.Typer(help="Nokor digital-government platform.", no_args_is_help=True, add_completion=False,
@@ -41,6 +42,7 @@ app.add_typer(civil_cli.app, name="civil")
 app.add_typer(places_cli.app, name="places")
 app.add_typer(messaging_cli.app, name="messaging")
 app.add_typer(exchange_cli.app, name="exchange")
+app.add_typer(services_cli.app, name="services")
 outbox_app = typer.Typer(help="Outgoing messages and dead letters.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 console = Console()
@@ -74,7 +76,8 @@ def demo_load() -> None:
     """Create the demo country (organisation units, roles, officers, API clients); safe to run twice."""
     steps = [("administration", accounts.load_demo), ("registries", registries.load_demo),
              ("payments", payments.load_demo), ("trust services", trust.load_demo), ("places", places.load_demo),
-             ("civil register", civil.load_demo), ("data exchange", exchange.load_demo)]
+             ("civil register", civil.load_demo), ("data exchange", exchange.load_demo),
+             ("e-services", services.load_demo)]
     printed: list[str] = []
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("loading the demo country", total=len(steps))

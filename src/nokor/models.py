@@ -10,9 +10,11 @@ from nokor.messaging import models as messaging_models
 from nokor.payments import models as payments_models
 from nokor.places import models as places_models
 from nokor.registries import models as registries_models
+from nokor.services import models as services_models
 from nokor.trust import models as trust_models
 
 metadata = Base.metadata
 
 __all__ = ["accounts_models", "audit_models", "civil_models", "exchange_models", "messaging_models",
-           "metadata", "outbox", "payments_models", "places_models", "registries_models", "trust_models"]
+           "metadata", "outbox", "payments_models", "places_models", "registries_models", "services_models",
+           "trust_models"]

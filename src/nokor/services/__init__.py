@@ -1,0 +1,82 @@
+"""E-services: the service catalogue, e-forms, applications and officers' work on them, results,
+ratings, statistics and public consultations (GovStack Registration).
+
+Other domains (the citizen portal, messaging, statistics) use only what is listed here.
+"""
+
+from nokor.services.demo import load_demo
+from nokor.services.effects import make_effects
+from nokor.services.forms import FormField, FormSection, as_form_values, layout, parse_form
+from nokor.services.schemas import (
+    APPLICATION_STATES,
+    OPEN_STATES,
+    QUEUE_VIEWS,
+    Applicant,
+    ApplicationEventRead,
+    ApplicationRead,
+    ApplicationSummary,
+    CommentRead,
+    ConsultationCreate,
+    ConsultationRead,
+    DocumentRead,
+    DocumentRequirement,
+    RatingRead,
+    ServiceCreate,
+    ServiceRead,
+    ServiceStatistics,
+    ServiceVersionCreate,
+)
+from nokor.services.service import (
+    MAX_DOCUMENT_BYTES,
+    SERVICES_APPROVE,
+    SERVICES_COUNTER,
+    SERVICES_MANAGE,
+    SERVICES_PROCESS,
+    assign_application,
+    attach_document,
+    claim_application,
+    comment_on_consultation,
+    comments_to_moderate,
+    create_consultation,
+    create_service,
+    decide_application,
+    decision_counts,
+    get_application,
+    get_consultation,
+    get_service,
+    get_service_by_id,
+    list_consultations,
+    list_services,
+    moderate_comment,
+    my_applications,
+    on_application_event,
+    provide_information,
+    publish_version,
+    rate_service,
+    rating_for,
+    read_document,
+    read_result,
+    recent_comments,
+    request_information,
+    save_draft,
+    service_of,
+    service_statistics,
+    start_application,
+    submit_application,
+    work_queue,
+)
+
+__all__ = [
+    "APPLICATION_STATES", "MAX_DOCUMENT_BYTES", "OPEN_STATES", "QUEUE_VIEWS", "SERVICES_APPROVE", "SERVICES_COUNTER",
+    "SERVICES_MANAGE", "SERVICES_PROCESS", "Applicant", "ApplicationEventRead", "ApplicationRead",
+    "ApplicationSummary", "CommentRead", "ConsultationCreate", "ConsultationRead", "DocumentRead",
+    "DocumentRequirement", "FormField", "FormSection", "RatingRead", "ServiceCreate", "ServiceRead",
+    "ServiceStatistics", "ServiceVersionCreate", "as_form_values", "assign_application", "attach_document",
+    "claim_application", "comment_on_consultation", "comments_to_moderate", "create_consultation", "create_service",
+    "decide_application", "decision_counts", "get_application", "get_consultation", "get_service",
+    "get_service_by_id", "layout", "list_consultations", "list_services", "load_demo", "make_effects",
+    "moderate_comment", "my_applications", "on_application_event", "parse_form", "provide_information",
+    "publish_version", "rate_service", "rating_for", "read_document", "read_result", "recent_comments",
+    "request_information", "save_draft", "service_of", "service_statistics", "start_application",
+    "submit_application", "work_queue",
+]
