@@ -96,3 +96,34 @@ class TestSearchResidents:
                             params={"birth_date": resident.birth_date.isoformat(), "purpose": "test"})
         assert answer.status_code == 200
         assert str(resident.id) in {row["id"] for row in answer.json()}
+
+
+class TestDuplicates:
+    def test_check_hold_and_decide_through_the_api(self, client: TestClient, db: Session) -> None:
+        known = make_resident(db, given_name="محمد", family_name="علي", given_name_latin="Mohamed",
+                              family_name_latin="Ali", sex="M", birth_date=date(1980, 5, 6))
+        key = issue_key(db, permissions=ALL)
+        db.commit()
+        check = client.post("/api/v1/civil/duplicates/check", params={"purpose": "counter check"},
+                            json={"given_name": "Mohammed", "family_name": "Aly", "birth_date": "1980-06-05"},
+                            headers=auth(key))
+        assert check.status_code == 200, check.text
+        assert check.json()[0]["resident"]["nin"] == known.nin and check.json()[0]["score"] >= 0.8
+        created = client.post("/api/v1/civil/residents", json={
+            "given_name": "Muhammad", "family_name": "Ali", "sex": "M", "birth_date": "1980-05-06"},
+            headers=auth(key))
+        assert created.status_code == 201 and created.json()["status"] == "held"
+        cases = client.get("/api/v1/civil/duplicates", params={"resident_id": created.json()["id"]},
+                           headers=auth(key)).json()
+        view = client.get(f"/api/v1/civil/duplicates/{cases[0]['id']}", params={"purpose": "review"},
+                          headers=auth(key)).json()
+        assert view["candidate"]["nin"] == known.nin and view["new"]["given_name"] == "Muhammad"
+        bad = client.post(f"/api/v1/civil/duplicates/{cases[0]['id']}/decision", json={"duplicate": True},
+                          headers=auth(key))
+        assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/body/reason"
+        done = client.post(f"/api/v1/civil/duplicates/{cases[0]['id']}/decision",
+                           json={"duplicate": True, "reason": "Same passport number"}, headers=auth(key))
+        assert done.status_code == 200 and done.json()["state"] == "duplicate"
+        again = client.get(f"/api/v1/civil/residents/{created.json()['id']}", params={"purpose": "check"},
+                           headers=auth(key))
+        assert again.json()["status"] == "duplicate" and again.json()["nin"] is None

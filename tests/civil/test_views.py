@@ -183,3 +183,47 @@ class TestResidentPage:
         assert "Death" in event.text and "Declared" in event.text
         kinds = sorted(e.kind for e in civil.list_events(db, SYSTEM, subject_id=person.id, state="declared"))
         assert kinds == ["change_of_address", "death", "marriage"]
+
+
+class TestPossibleDuplicates:
+    def test_the_officer_compares_both_records_and_decides(self, client: TestClient, db: Session) -> None:
+        first = make_resident(db, given_name="ស្រីនាង", family_name="សុខ", given_name_latin="Sreyneang",
+                              family_name_latin="Sok", birth_date=date(1994, 3, 12))
+        held = make_resident(db, given_name="Sreinang", family_name="Sokh", birth_date=date(1994, 12, 3))
+        assert held.status == "held"
+        role = make_role(db, permissions=REGISTRAR)
+        officer = make_officer(db, roles=[role.code])
+        db.commit()
+        sign_in(client, officer.username)
+        queue = client.get("/civil/duplicates", headers=HTML)
+        assert queue.status_code == 200 and "New resident" in queue.text
+        case_url = "/civil/duplicates/" + queue.text.split('href="/civil/duplicates/')[1].split('"')[0]
+        page = client.get(case_url, headers=HTML)
+        assert page.status_code == 200
+        assert "ស្រីនាង" in page.text and "Sreinang" in page.text and (first.nin or "") in page.text
+        assert "1994-12-03" in page.text and "1994-03-12" in page.text and 'class="differs"' in page.text
+        token = csrf_from(page.text)
+        missing = client.post(case_url, data={"csrf_token": token, "decision": "", "reason": ""}, headers=HTML)
+        assert missing.status_code == 422
+        assert 'id="error-decision"' in missing.text and 'id="error-reason"' in missing.text
+        decided = client.post(case_url, data={"csrf_token": token, "decision": "not_duplicate",
+                                              "reason": "Different parents in the family book"},
+                              headers=HTML, follow_redirects=False)
+        assert decided.status_code == 303 and decided.headers["location"] == f"/civil/residents/{held.id}"
+        record = client.get(decided.headers["location"], headers=HTML)
+        assert "Different parents in the family book" in record.text
+        assert "Another person" in client.get(case_url, headers=HTML).text
+
+    def test_the_pages_speak_khmer_arabic_and_german(self, client: TestClient, db: Session) -> None:
+        make_resident(db)
+        make_resident(db, given_name="Dara", family_name="Sok")
+        role = make_role(db, permissions=REGISTRAR)
+        officer = make_officer(db, roles=[role.code])
+        db.commit()
+        sign_in(client, officer.username)
+        queue = client.get("/civil/duplicates?lang=km", headers=HTML)
+        case_url = "/civil/duplicates/" + queue.text.split('href="/civil/duplicates/')[1].split('"')[0]
+        for lang, words in (("km", "ស្ទួន"), ("ar", "تكرار"), ("de", "Dublette")):
+            page = client.get(f"{case_url}?lang={lang}", headers=HTML)
+            assert page.status_code == 200 and words in page.text, lang
+        assert 'dir="rtl"' in client.get(f"{case_url}?lang=ar", headers=HTML).text

@@ -18,9 +18,15 @@ from nokor.civil.schemas import (
     ContactDetails,
     CorrectionCreate,
     CorrectionRead,
+    DuplicateCandidate,
+    DuplicateCaseRead,
+    DuplicateCaseView,
+    DuplicateDecision,
     EventCreate,
     EventRead,
     NinCheck,
+    PersonCheck,
+    ResidentCreate,
     ResidentRead,
     ResidentVersionRead,
     VirtualIdRead,
@@ -198,3 +204,40 @@ def reissue_certificate(request: Request, session: DbSession, actor: CurrentActo
             summary="The certificate register's lines for one event")
 def certificates(session: DbSession, actor: CurrentActor, event_id: uuid.UUID) -> list[CertificateRead]:
     return service.list_certificates(session, actor, event_id=event_id)
+
+
+# --- residents entered directly, and possible duplicates -----------------------------------------
+
+
+@router.post("/residents", response_model=ResidentRead, status_code=201, responses=PROBLEMS,
+             summary="Enter a living person into the register; a possible duplicate is held for an officer")
+def create_resident(request: Request, session: DbSession, actor: CurrentActor, body: ResidentCreate) -> ResidentRead:
+    return service.create_resident(session, actor, data=body, rules=rules_of(request), reason="entered through the API")
+
+
+@router.post("/duplicates/check", response_model=list[DuplicateCandidate], responses=PROBLEMS,
+             summary="Residents who may be this person, best first, with the matcher's scores (0-1)")
+def check_duplicates(request: Request, session: DbSession, actor: CurrentActor, body: PersonCheck,
+                     purpose: Purpose, limit: Annotated[int, Query(ge=1, le=50)] = 5) -> list[DuplicateCandidate]:
+    return service.find_duplicates(session, actor, data=body, rules=rules_of(request), limit=limit, purpose=purpose)
+
+
+@router.get("/duplicates", response_model=list[DuplicateCaseRead], responses=PROBLEMS,
+            summary="Possible duplicates, newest first (state pending: the officers' queue)")
+def duplicate_cases(session: DbSession, actor: CurrentActor,
+                    state: Literal["pending", "duplicate", "not_duplicate", "closed"] | None = "pending",
+                    event_id: uuid.UUID | None = None, resident_id: uuid.UUID | None = None) -> list[DuplicateCaseRead]:
+    return service.list_duplicate_cases(session, actor, state=state, event_id=event_id, resident_id=resident_id)
+
+
+@router.get("/duplicates/{case_id}", response_model=DuplicateCaseView, responses=PROBLEMS,
+            summary="A possible duplicate with both records side by side (the reads are logged)")
+def duplicate_case(session: DbSession, actor: CurrentActor, case_id: uuid.UUID, purpose: Purpose) -> DuplicateCaseView:
+    return service.get_duplicate_case(session, actor, case_id=case_id, purpose=purpose)
+
+
+@router.post("/duplicates/{case_id}/decision", response_model=DuplicateCaseRead, responses=PROBLEMS,
+             summary="Decide whether a possible duplicate is the same person, with the reason")
+def decide_duplicate(request: Request, session: DbSession, actor: CurrentActor, case_id: uuid.UUID,
+                     body: DuplicateDecision) -> DuplicateCaseRead:
+    return service.decide_duplicate(session, actor, case_id=case_id, data=body, rules=rules_of(request))

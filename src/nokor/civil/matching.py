@@ -59,6 +59,16 @@ def skeleton(text: str) -> str:
     return " ".join(words)
 
 
+@lru_cache(maxsize=65536)
+def vowel_class(text: str) -> str:
+    """The folded name with digraphs simplified, every vowel written ``a`` and doubles collapsed."""
+    word = fold(text).replace(" ", "")
+    for old, new in _DIGRAPHS:
+        word = word.replace(old, new)
+    word = "".join("a" if c in _VOWELS else c for c in word)
+    return "".join(c for i, c in enumerate(word) if i == 0 or c != word[i - 1])
+
+
 def block_key(given: str, family: str) -> str:
     """The name part of a blocking key: the first letters of both skeletons (spaces removed)."""
     return f"{skeleton(family).replace(' ', '')[:3]}:{skeleton(given).replace(' ', '')[:3]}"
@@ -122,6 +132,10 @@ def _text_similarity(a: str, b: str) -> float:
         if shortest else 0.0
     if shortest and ka[0] != kb[0]:
         phonetic *= 0.8  # keys that start differently are other names (Mohamed, Ahmed), not other spellings
+    # Short names differ mostly in their vowels (Aly, Ali; Chan, Chann): compare them with one vowel.
+    va, vb = vowel_class(a), vowel_class(b)
+    if va == vb:
+        phonetic = max(phonetic, 0.85)
     # Stretched so that names merely sharing letters (Mohamed, Ahmed) fall well below true variants.
     return max(0.0, (max(plain, phonetic) - 0.4) / 0.6)
 

@@ -16,12 +16,16 @@ from starlette.datastructures import FormData
 from nokor import places, trust
 from nokor.civil import service
 from nokor.civil.api import rules_of, run_step
+from nokor.civil.bulk import format_birth_date
 from nokor.civil.schemas import (
     EVENT_STATES,
     CertificateIssued,
     ContactDetails,
     CorrectionCreate,
+    DuplicateCaseView,
+    DuplicateDecision,
     EventCreate,
+    PersonSide,
     ResidentRead,
 )
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error
@@ -143,8 +147,97 @@ def declare_birth(request: Request, session: DbSession, actor: OfficerActor, for
 def event_page(request: Request, session: DbSession, actor: OfficerActor, event_id: uuid.UUID) -> Response:
     event = service.get_event(session, actor, event_id=event_id)
     certificates = service.list_certificates(session, actor, event_id=event_id)
+    duplicates = service.list_duplicate_cases(session, actor, state=None, event_id=event_id)
     return render(request, "civil/event.html", {"event": event, "certificates": certificates,
-                                                "certifiable": event.kind in service.CERTIFIABLE, **_common()})
+                                                "certifiable": event.kind in service.CERTIFIABLE,
+                                                "duplicates": duplicates, **_common()})
+
+
+# --- possible duplicates ----------------------------------------------------------------------
+
+DUPLICATE_STATES = ("pending", "duplicate", "not_duplicate", "closed")
+
+
+def duplicate_state_label(state: str) -> str:
+    return {"pending": _("Waiting for a decision"), "duplicate": _("The same person"),
+            "not_duplicate": _("Another person"), "closed": _("Closed with another decision")}.get(state, state)
+
+
+def score_part_label(part: str) -> str:
+    return {"name": _("Names"), "birth_date": _("Date of birth"), "sex": _("Sex"), "place": _("Place of birth"),
+            "parents": _("Parents' names")}.get(part, part)
+
+
+def _duplicate_common() -> dict[str, Any]:
+    return {"duplicate_state_label": duplicate_state_label, "score_part_label": score_part_label,
+            "duplicate_states": DUPLICATE_STATES, **_common()}
+
+
+@router.get("/civil/duplicates")
+def duplicates(request: Request, session: DbSession, actor: OfficerActor, state: str = "pending") -> Response:
+    if state not in DUPLICATE_STATES:
+        raise NotFound()
+    cases = service.list_duplicate_cases(session, actor, state=state)
+    return render(request, "civil/duplicates.html", {"cases": cases, "state": state, **_duplicate_common()})
+
+
+def _comparison(view: DuplicateCaseView) -> list[tuple[str, str, str]]:
+    """(label, new value, value in the register) for each field an officer compares."""
+    def born(side: PersonSide) -> str:
+        return format_birth_date(side.birth_date, side.birth_date_precision)
+
+    sexes = dict(_common()["sex_options"])
+    rows = [(_("Given name, as written"), view.new.given_name, view.candidate.given_name),
+            (_("Family name, as written"), view.new.family_name, view.candidate.family_name),
+            (_("Given name in Latin letters"), view.new.given_name_latin, view.candidate.given_name_latin),
+            (_("Family name in Latin letters"), view.new.family_name_latin, view.candidate.family_name_latin),
+            (_("Sex"), sexes.get(view.new.sex or "", "—"), sexes.get(view.candidate.sex or "", "—")),
+            (_("Date of birth"), born(view.new), born(view.candidate)),
+            (_("Village of birth (code)"), view.new.place_code or "—", view.candidate.place_code or "—"),
+            (_("Mother"), view.new.mother_name or "—", view.candidate.mother_name or "—"),
+            (_("Father"), view.new.father_name or "—", view.candidate.father_name or "—"),
+            (_("National ID number"), view.new.nin or "—", view.candidate.nin or "—")]
+    return [(label, str(new), str(old)) for label, new, old in rows]
+
+
+def _duplicate_page(request: Request, session: DbSession, actor: OfficerActor, case_id: uuid.UUID,
+                    values: dict[str, str], errors: dict[str, str], status_code: int = 200) -> Response:
+    view = service.get_duplicate_case(session, actor, case_id=case_id, purpose=PURPOSE)
+    return render(request, "civil/duplicate.html", {
+        "view": view, "rows": _comparison(view), "values": values, "errors": errors, **_duplicate_common()},
+        status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/civil/duplicates/{case_id}")
+def duplicate_page(request: Request, session: DbSession, actor: OfficerActor, case_id: uuid.UUID) -> Response:
+    return _duplicate_page(request, session, actor, case_id, {}, {})
+
+
+@router.post("/civil/duplicates/{case_id}")
+def decide_duplicate(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                     case_id: uuid.UUID) -> Response:
+    values = {"decision": _text(form, "decision"), "reason": _text(form, "reason")}
+    errors: dict[str, str] = {}
+    if values["decision"] not in ("duplicate", "not_duplicate"):
+        errors["decision"] = _("Choose whether both records are the same person.")
+    if len(values["reason"]) < 3:
+        errors["reason"] = _("Say why you decided so.")
+    if not errors:
+        try:
+            with session.begin_nested():
+                case = service.decide_duplicate(session, actor, case_id=case_id, data=DuplicateDecision(
+                    duplicate=values["decision"] == "duplicate", reason=values["reason"]), rules=rules_of(request))
+            flash(request, _("The decision has been recorded: %(decision)s", decision=duplicate_state_label(
+                case.state)))
+            return RedirectResponse(f"/civil/events/{case.event_id}" if case.event_id
+                                    else f"/civil/residents/{case.resident_id}", status_code=303)
+        except ValidationFailed as exc:
+            errors = form_errors(exc)
+        except Problem as exc:
+            if exc.status in (403, 404):
+                raise
+            errors = {"__all__": exc.detail or exc.title}
+    return _duplicate_page(request, session, actor, case_id, values, errors, status_code=422)
 
 
 def _certificate_download(request: Request, session: DbSession, make: Callable[[], CertificateIssued],
@@ -221,9 +314,11 @@ def resident_page(request: Request, session: DbSession, actor: OfficerActor, res
              if code}
     virtual_ids = service.list_virtual_ids(session, actor, resident_id=resident_id, purpose=PURPOSE)
     corrections = service.list_corrections(session, actor, resident_id=resident_id)
+    duplicates = service.list_duplicate_cases(session, actor, state=None, resident_id=resident_id)
     return render(request, "civil/resident.html", {
         "resident": resident, "history": history, "events": events, "paths": paths, "virtual_ids": virtual_ids,
-        "corrections": corrections, "declarable": DECLARABLE, **_common()}, headers={"Cache-Control": "no-store"})
+        "corrections": corrections, "declarable": DECLARABLE, "duplicates": duplicates,
+        "duplicate_state_label": duplicate_state_label, **_common()}, headers={"Cache-Control": "no-store"})
 
 
 def _back(resident_id: uuid.UUID) -> RedirectResponse:
