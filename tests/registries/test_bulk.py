@@ -147,3 +147,48 @@ def test_two_sessions_updating_one_record_at_once_one_gets_409(db, session_facto
     history = registries.record_history(db, SYSTEM, name="sme", record_id=record.id)
     assert [h.revision for h in history] == [1, 2]
     assert db.execute(text("SELECT count(*) FROM registries_record_version")).scalar() == 1
+
+
+class TestImportInAWorkerProcess:
+    """Big files are read and validated in a worker process; the outcome must be the same."""
+
+    def test_the_records_and_their_index_are_the_same(self, db, tmp_path):
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        path = tmp_path / "biz.csv"
+        write_csv(path, [row(n) for n in range(12)])
+        seen: list[int] = []
+        report = registries.import_file(db, SYSTEM, name="biz", path=path, worker=True, progress=seen.append)
+        assert report.written == 12 and report.rejected == 0 and seen[-1] == path.stat().st_size
+        found = registries.search_records(db, SYSTEM, name="biz", filters=[
+            registries.SearchFilter(field="province", value="KEP")])
+        assert sorted(r.data["code"] for r in found.items) == ["C0000002", "C0000005", "C0000008", "C0000011"]
+        record = registries.read_record(db, SYSTEM, name="biz", record_id="C0000007", purpose="test")
+        assert record.data == row(7) and record.revision == 1
+        history = registries.record_history(db, SYSTEM, name="biz", record_id=record.id)
+        assert [(v.revision, v.operation) for v in history] == [(1, "import")]
+
+    def test_all_or_nothing_and_the_report_in_the_callers_language(self, db, tmp_path):
+        from nokor.kit.i18n import locale_var
+
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        path = tmp_path / "biz.csv"
+        write_csv(path, [row(1), {**row(2), "employees": "many"}, row(3)])
+        token = locale_var.set("de")
+        try:
+            with pytest.raises(registries.ImportRejected) as caught:
+                registries.import_file(db, SYSTEM, name="biz", path=path, worker=True)
+        finally:
+            locale_var.reset(token)
+        report = caught.value.report
+        assert [(e.row, e.pointer) for e in report.errors] == [(2, "/employees")]
+        assert report.errors[0].message != "This has the wrong type of value."
+        assert registries.count_records(db, SYSTEM, name="biz") == 0
+
+    def test_skip_invalid_writes_the_reject_file(self, db, tmp_path):
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        path = tmp_path / "biz.jsonl"
+        path.write_text("\n".join([json.dumps(row(1)), "{broken", json.dumps(row(1)), json.dumps(row(2))]) + "\n")
+        report = registries.import_file(db, SYSTEM, name="biz", path=path, skip_invalid=True, worker=True)
+        assert report.written == 2 and report.rejected == 2
+        rejected = [json.loads(line) for line in Path(report.reject_file or "").read_text().splitlines()]
+        assert [r["row"] for r in rejected] == [2, 3]

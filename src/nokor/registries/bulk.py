@@ -11,24 +11,34 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pickle
+import re
+import subprocess
+import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
-from sqlalchemy import Table, insert
+import jsonschema_rs
+import orjson
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from nokor import audit
 from nokor.db import new_id
 from nokor.kit.actor import Actor
 from nokor.kit.errors import ValidationFailed, field_error
+from nokor.kit.i18n import current_locale, locale_var
 from nokor.kit.i18n import gettext as _
 from nokor.kit.time import utcnow
 from nokor.registries import repository, schema_rules
-from nokor.registries.models import FieldValue, Record
+from nokor.registries.models import Record
 from nokor.registries.schemas import ImportReport, RowError
 from nokor.registries.service import (
     REGISTRIES_READ,
@@ -46,6 +56,11 @@ MAX_REPORTED = 1000
 RECORD_COLUMNS = ("id", "registry_id", "schema_version_id", "revision", "data", "subject_id", "written_at",
                   "written_by", "reason", "operation")
 VALUE_COLUMNS = ("record_id", "field", "registry_id", "value_text", "value_num")
+NULL = "\\N"
+INSERT_RECORDS = ("INSERT INTO registries_record (id, registry_id, schema_version_id, revision, data, subject_id, "
+                  "written_at, written_by, reason, operation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+INSERT_VALUES = ("INSERT INTO registries_field_value (record_id, field, registry_id, value_text, value_num) "
+                 "VALUES (?, ?, ?, ?, ?)")
 
 
 class ImportRejected(ValidationFailed):
@@ -87,61 +102,300 @@ def _rows(stream: IO[bytes], fmt: ImportFormat, properties: dict[str, Any]
         reader = csv.reader(text)
         header = next(reader, None) or []
         # One converter per column, chosen once: text cells stay as they are.
-        columns = [(name, None if schema_rules.property_type(properties.get(name, {})) in ("string", "any")
-                    else properties[name]) for name in header]
+        converters = [_converter(properties.get(name)) for name in header]
+        plain = all(c is None for c in converters)
         for number, cells in enumerate(reader, start=1):
-            data: dict[str, Any] = {}
-            for (column, spec), cell in zip(columns, cells, strict=False):
-                if cell == "":
-                    continue
-                data[column] = cell if spec is None else schema_rules.coerce_cell(spec, cell)
+            if plain:
+                data: dict[str, Any] = {c: v for c, v in zip(header, cells, strict=False) if v != ""}
+            else:
+                data = {}
+                for column, convert, cell in zip(header, converters, cells, strict=False):
+                    if cell != "":
+                        data[column] = cell if convert is None else convert(cell)
             yield number, data, (header, cells), None
         return
+    loads = orjson.loads
     for number, line in enumerate(text, start=1):
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line), line, None
+            yield number, loads(line), line, None
         except ValueError:
             yield number, None, line, _("This line is not valid JSON.")
 
 
+def _converter(spec: Any) -> Callable[[str], Any] | None:
+    """How the cells of one CSV column become JSON values (None: they stay text)."""
+    if not isinstance(spec, dict):
+        return None
+    kind = schema_rules.property_type(spec)
+    if kind in ("string", "any"):
+        return None
+    if kind == "integer":
+        def integer(cell: str) -> Any:
+            try:
+                return int(cell)
+            except ValueError:
+                return cell  # the validator names it
+        return integer
+    if kind == "boolean":
+        return _BOOLEANS_OR_TEXT
+    if kind == "number":
+        def number(cell: str) -> Any:
+            try:
+                value = float(cell)
+            except ValueError:
+                return cell
+            return int(value) if value.is_integer() and "." not in cell and "e" not in cell.lower() else value
+        return number
+    return lambda cell: schema_rules.coerce_cell(spec, cell)
+
+
+class _BooleanCell:
+    """A CSV cell read as a yes/no value; anything else stays text for the validator to name."""
+
+    values = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+    def __call__(self, cell: str) -> Any:
+        return self.values.get(cell.strip().lower(), cell)
+
+
+_BOOLEANS_OR_TEXT = _BooleanCell()
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_escape(text: str) -> str:
+    if _COPY_SPECIAL.search(text) is None:
+        return text
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(data).decode()
+    except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _id_block(count: int) -> list[str]:
+    """``count`` new UUIDv7 ids in increasing order, as 32 hex digits (both databases read that form).
+
+    One clock reading per block: the low 40 random bits of one fresh id are replaced by a counter.
+    """
+    base = new_id().int & ~((1 << 40) - 1)
+    return [f"{base + n:032x}" for n in range(count)]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything needed to turn rows into loadable batches, so that another process can do it."""
+
+    fmt: ImportFormat
+    json_schema: dict[str, Any]
+    searchable: tuple[str, ...]
+    key: str | None
+    subject: str | None
+    postgres: bool
+    registry_id: Any
+    version_id: Any
+    written_at: Any
+    written_by: str
+    reason: str | None
+    skip_invalid: bool
+    reject_path: str | None
+    batch_size: int
+    locale: str
+
+
+@dataclass
+class _Outcome:
+    """What the rows gave so far: counts and the errors to report."""
+
+    rows_read: int = 0
+    written: int = 0
+    rejected: int = 0
+    errors: list[tuple[int, str, str]] = field(default_factory=list)
+    truncated: bool = False
+    bytes_read: int = 0
+
+
+Batch = tuple[Any, Any]
+
+
+class _Encoder:
+    """Reads, validates and encodes rows: COPY text on PostgreSQL, parameter rows elsewhere.
+
+    Runs in the importing process or, for big files, in a worker process while the database loads
+    the previous batch.
+    """
+
+    def __init__(self, plan: _Plan, validator: jsonschema_rs.Draft202012Validator | None = None) -> None:
+        self.plan = plan
+        self.validator = validator or schema_rules.compile_validator(plan.json_schema)
+        self.properties: dict[str, Any] = plan.json_schema.get("properties", {})
+        self.outcome = _Outcome()
+        self.keys_seen: set[Any] = set()
+        self.rejects: IO[str] | None = None
+        self.reject_writer: Any = None
+        registry, version = plan.registry_id, plan.version_id
+        if plan.postgres:
+            self.head = f"\t{registry}\t{version}\t1\t"
+            self.tail = (f"\t{plan.written_at.isoformat()}\t{_copy_escape(plan.written_by)}\t"
+                         f"{NULL if plan.reason is None else _copy_escape(plan.reason)}\timport\n")
+
+    def reject(self, number: int, raw: Any, errors: list[tuple[str, str]]) -> None:
+        outcome = self.outcome
+        outcome.rejected += 1
+        for pointer, message in errors:
+            if len(outcome.errors) < MAX_REPORTED:
+                outcome.errors.append((number, pointer, message))
+            else:
+                outcome.truncated = True
+        if not self.plan.skip_invalid or self.plan.reject_path is None:
+            return
+        if self.rejects is None:
+            self.rejects = open(self.plan.reject_path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        text = "; ".join(f"{p}: {m}" for p, m in errors)
+        if self.plan.fmt == "csv":
+            header, cells = raw
+            if self.reject_writer is None:
+                self.reject_writer = csv.writer(self.rejects)
+                self.reject_writer.writerow([*header, "_errors"])
+            self.reject_writer.writerow([*cells, *[""] * (len(header) - len(cells)), text])
+        else:
+            self.rejects.write(json.dumps({"row": number, "errors": text, "line": raw.rstrip("\n")},
+                                          ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        if self.rejects is not None:
+            self.rejects.close()
+
+    def batches(self, stream: IO[bytes], taken: Callable[[list[str]], set[str]] | None = None
+                ) -> Iterator[Batch]:
+        """The rows of ``stream`` in loadable batches; ``taken`` tells which keys stored records already hold."""
+        plan, outcome = self.plan, self.outcome
+        is_valid = self.validator.is_valid
+        key = plan.key
+        key_spec = self.properties.get(key, {}) if key else {}
+        pending: list[tuple[int, dict[str, Any], Any]] = []
+        counted = _CountingReader(stream, None)
+        for number, data, raw, parse_error in _rows(io.BufferedReader(counted, 1 << 16), plan.fmt,
+                                                    self.properties):
+            outcome.rows_read += 1
+            if parse_error is not None:
+                self.reject(number, raw, [("/", parse_error)])
+                continue
+            if not isinstance(data, dict):
+                self.reject(number, raw, [("/", _("A record is a JSON object."))])
+                continue
+            if not is_valid(data):
+                self.reject(number, raw, [(e["pointer"], e["detail"])
+                                          for e in schema_rules.record_errors(self.validator, data, [])])
+                continue
+            if key is not None and data.get(key) is not None:
+                marker = schema_rules.index_value(key_spec, data[key])
+                if marker in self.keys_seen:
+                    self.reject(number, raw, [(f"/{key}", _("This value appears twice in the file."))])
+                    continue
+                self.keys_seen.add(marker)
+            pending.append((number, data, raw))
+            if len(pending) >= plan.batch_size:
+                outcome.bytes_read = counted.done
+                batch = self._encode(pending, taken)
+                pending = []
+                if batch is not None:
+                    yield batch
+        outcome.bytes_read = counted.done
+        batch = self._encode(pending, taken)
+        if batch is not None:
+            yield batch
+
+    def _encode(self, pending: list[tuple[int, dict[str, Any], Any]],
+                taken: Callable[[list[str]], set[str]] | None) -> Batch | None:
+        plan, outcome = self.plan, self.outcome
+        key = plan.key
+        if taken is not None and key is not None and pending:
+            key_spec = self.properties.get(key, {})
+            texts = [t for t in (schema_rules.index_value(key_spec, d.get(key))[0] for _n, d, _r in pending)
+                     if t is not None]
+            used = taken(texts)
+            if used:
+                kept = []
+                for number, data, raw in pending:
+                    if schema_rules.index_value(key_spec, data.get(key))[0] in used:
+                        self.reject(number, raw, [(f"/{key}", _("This value is already used by another record."))])
+                    else:
+                        kept.append((number, data, raw))
+                pending = kept
+        if outcome.rejected and not plan.skip_invalid:
+            return None  # keep checking, to report every bad row, but write nothing
+        if not pending:
+            return None
+        outcome.written += len(pending)
+        ids = _id_block(len(pending))
+        searchable, subject, registry = plan.searchable, plan.subject, plan.registry_id
+        if plan.postgres:
+            head, tail = self.head, self.tail
+            lines: list[str] = []
+            values: list[str] = []
+            for (_n, data, _r), record_id in zip(pending, ids, strict=True):
+                text = _dumps(data)
+                if "\\" in text:
+                    text = text.replace("\\", "\\\\")
+                who = data.get(subject) if subject else None
+                lines.append(f"{record_id}{head}{text}\t{NULL if who is None else _copy_escape(str(who)[:128])}"
+                             f"{tail}")
+                for name in searchable:
+                    value = data.get(name)
+                    if value is None:
+                        continue
+                    if value.__class__ is str:
+                        values.append(f"{record_id}\t{name}\t{registry}\t{_copy_escape(value.lower()[:200])}\t\\N\n")
+                    else:
+                        found, amount = schema_rules.index_value({}, value)
+                        values.append(f"{record_id}\t{name}\t{registry}\t"
+                                      f"{NULL if found is None else _copy_escape(found)}\t"
+                                      f"{NULL if amount is None else repr(amount)}\n")
+            return "".join(lines).encode(), "".join(values).encode()
+        rows: list[tuple[Any, ...]] = []
+        value_rows: list[tuple[Any, ...]] = []
+        version, at, by, reason = plan.version_id, plan.written_at, plan.written_by, plan.reason
+        for (_n, data, _r), record_id in zip(pending, ids, strict=True):
+            who = data.get(subject) if subject else None
+            rows.append((record_id, registry, version, 1, _dumps(data), None if who is None else str(who)[:128],
+                         at, by, reason, "import"))
+            for name in searchable:
+                value = data.get(name)
+                if value is not None:
+                    value_rows.append((record_id, name, registry, *schema_rules.index_value({}, value)))
+        return rows, value_rows
+
+
 class _BulkWriter:
-    """Writes records and their index values in batches, the fastest way the database allows."""
+    """Loads encoded batches: COPY on PostgreSQL, executemany on SQLite."""
 
     def __init__(self, session: Session, *, overlap: bool = False) -> None:
         self.session = session
         self.postgres = session.get_bind().dialect.name == "postgresql"
-        self.records: list[tuple[Any, ...]] = []
-        self.values: list[tuple[Any, ...]] = []
         # On PostgreSQL the COPY of one batch can run in a thread while the next batch is parsed:
         # psycopg waits for the server without the GIL. Only when nothing else uses the connection.
         self.pool = ThreadPoolExecutor(max_workers=1) if overlap and self.postgres else None
         self.pending: Future[None] | None = None
 
-    def add(self, record: tuple[Any, ...], values: list[tuple[Any, ...]]) -> None:
-        self.records.append(record)
-        self.values.extend(values)
-
-    def flush(self) -> None:
-        if not self.records:
-            return
+    def write(self, batch: Batch) -> None:
+        records, values = batch
         if self.postgres:
-            record_text, value_text = self._copy_text()
             self.wait()
             connection = self.session.connection().connection.driver_connection
             if self.pool is not None:
-                self.pending = self.pool.submit(self._send, connection, record_text, value_text)
+                self.pending = self.pool.submit(self._copy, connection, records, values)
             else:
-                self._send(connection, record_text, value_text)
-        else:
-            records = cast(Table, Record.__table__)
-            values = cast(Table, FieldValue.__table__)
-            self.session.execute(insert(records), [dict(zip(RECORD_COLUMNS, r, strict=True)) for r in self.records])
-            if self.values:
-                self.session.execute(insert(values), [dict(zip(VALUE_COLUMNS, v, strict=True)) for v in self.values])
-        self.records.clear()
-        self.values.clear()
+                self._copy(connection, records, values)
+            return
+        connection = self.session.connection()
+        connection.exec_driver_sql(INSERT_RECORDS, records)
+        if values:
+            connection.exec_driver_sql(INSERT_VALUES, values)
 
     def wait(self) -> None:
         """Wait for the COPY in flight, if any (and raise what it raised)."""
@@ -156,170 +410,163 @@ class _BulkWriter:
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
 
-    def _copy_text(self) -> tuple[str, str]:
-        # Every record of one import shares all but its id, data and subject: render those once.
-        first = self.records[0]
-        head = "\t".join(_copy_text(v) for v in first[1:4])
-        tail = "\t".join(_copy_text(v) for v in first[6:])
-        encode = _JSON.encode
-        lines = []
-        for record_id, _r, _v, _n, data, subject, *_rest in self.records:
-            text = encode(data)
-            if "\\" in text:
-                text = text.replace("\\", "\\\\")
-            lines.append(f"{record_id}\t{head}\t{text}\t{_copy_text(subject)}\t{tail}\n")
-        values = [f"{v[0]}\t{v[1]}\t{v[2]}\t{_copy_text(v[3])}\t{_copy_text(v[4])}\n" for v in self.values]
-        return "".join(lines), "".join(values)
-
     @staticmethod
-    def _send(connection: Any, lines: str, values: str) -> None:
+    def _copy(connection: Any, records: bytes, values: bytes) -> None:
         with connection.cursor() as cursor:
             with cursor.copy(f"COPY registries_record ({', '.join(RECORD_COLUMNS)}) FROM STDIN") as copy:
-                copy.write(lines)
+                copy.write(records)
             if values:
                 with cursor.copy(f"COPY registries_field_value ({', '.join(VALUE_COLUMNS)}) FROM STDIN") as copy:
                     copy.write(values)
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+def _bound(session: Session, column: str, value: Any) -> Any:
+    """``value`` as the driver gets it for a column of the records table (SQLite keeps ids as hex text)."""
+    process = cast(Table, Record.__table__).c[column].type.bind_processor(session.get_bind().dialect)
+    return process(value) if process is not None else value
 
 
-def _copy_text(value: Any) -> str:
-    """A value in COPY's text format: backslash escapes, and \\N for null."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, dict):
-        text = _JSON.encode(value)
-    elif hasattr(value, "isoformat"):
-        text = value.isoformat()
-    else:
-        text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
+def _encode_in_worker() -> None:
+    """A worker process's part of an import: read, validate and encode a file, batch by batch.
+
+    The plan and the file name come pickled on stdin; batches go back pickled on the descriptor
+    named by the first argument (stdout stays free for anything that prints).
+    """
+    plan, path = pickle.load(sys.stdin.buffer)  # noqa: S301 - written by the importing process itself
+    locale_var.set(plan.locale)
+    encoder = _Encoder(plan)
+    with os.fdopen(int(sys.argv[1]), "wb") as out:
+        try:
+            with open(path, "rb") as stream:
+                for batch in encoder.batches(stream):
+                    pickle.dump(("batch", batch, encoder.outcome.bytes_read), out, pickle.HIGHEST_PROTOCOL)
+                    out.flush()
+            pickle.dump(("done", encoder.outcome, None), out, pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            pickle.dump(("failed", traceback.format_exc(), None), out, pickle.HIGHEST_PROTOCOL)
+        finally:
+            encoder.close()
 
 
-def import_records(session: Session, actor: Actor, *, name: str, stream: IO[bytes], fmt: ImportFormat,
-                   version: str | None = None, skip_invalid: bool = False, reject_path: Path | None = None,
-                   reason: str | None = None, progress: Callable[[int], None] | None = None,
-                   batch_size: int = 5000) -> ImportReport:
+def _batches_from_worker(plan: _Plan, path: Path, progress: Callable[[int], None] | None
+                         ) -> Iterator[tuple[Batch | None, _Outcome | None]]:
+    """Run the encoder in a worker process and hand over its batches; the last item carries the outcome."""
+    read_end, write_end = os.pipe()
+    worker = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+        [sys.executable, "-c", "from nokor.registries.bulk import _encode_in_worker; _encode_in_worker()",
+         str(write_end)], stdin=subprocess.PIPE, pass_fds=(write_end,))
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end, "rb") as incoming:
+            assert worker.stdin is not None
+            pickle.dump((plan, str(path)), worker.stdin, pickle.HIGHEST_PROTOCOL)
+            worker.stdin.close()
+            while True:
+                try:
+                    kind, body, done = pickle.load(incoming)  # noqa: S301 - from our own worker
+                except EOFError as exc:
+                    raise RuntimeError(f"the import worker stopped (exit code {worker.wait()})") from exc
+                if kind == "batch":
+                    if progress is not None:
+                        progress(done)
+                    yield body, None
+                elif kind == "done":
+                    yield None, body
+                    return
+                else:
+                    raise RuntimeError(f"the import worker failed:\n{body}")
+    finally:
+        if worker.poll() is None:
+            worker.terminate()
+        worker.wait()
+
+
+WORKER_MIN_BYTES = 8 << 20
+"""Files at least this big are read and validated in a worker process while the database loads."""
+
+
+def import_records(session: Session, actor: Actor, *, name: str, stream: IO[bytes] | None = None,
+                   fmt: ImportFormat, path: Path | None = None, version: str | None = None,
+                   skip_invalid: bool = False, reject_path: Path | None = None, reason: str | None = None,
+                   progress: Callable[[int], None] | None = None, batch_size: int = 5000,
+                   worker: bool | None = None) -> ImportReport:
     """Validate every row of a CSV or JSON Lines file against the schema and write the records.
 
     All or nothing by default: one invalid row raises ``ImportRejected`` (the caller's transaction
     rolls back) with a report naming each bad row and field. With ``skip_invalid`` the valid rows
-    are written and the invalid ones go to ``reject_path`` with their errors.
+    are written and the invalid ones go to ``reject_path`` with their errors. A file given by
+    ``path`` into an empty registry is read in a worker process (``worker``: None decides by size).
     """
     started = time.perf_counter()
     registry = _registry(session, name)
     _require(session, actor, registry, REGISTRIES_WRITE)
     found = _version(session, registry, version, write=True)
-    validator = _validator(found)
-    properties: dict[str, Any] = found.json_schema.get("properties", {})
-    report = ImportReport(registry=registry.name, version=found.version)
-    searchable = [(f, properties.get(f, {})) for f in found.searchable_fields]
-    key = found.key_field
-    keys_seen: set[Any] = set()
+    validator = _validator(found)  # compiled once per version; a schema that does not compile fails here
+    postgres = session.get_bind().dialect.name == "postgresql"
     now = utcnow()
-    written_by = actor.name[:200]
-    rejects: IO[str] | None = None
-    reject_writer: Any = None
-    if skip_invalid and reject_path is not None:
-        rejects = reject_path.open("w", encoding="utf-8", newline="")
-    pending: list[tuple[int, dict[str, Any], Any]] = []
-
-    def reject(number: int, raw: Any, errors: list[tuple[str, str]]) -> None:
-        nonlocal reject_writer
-        report.rejected += 1
-        for pointer, message in errors:
-            if len(report.errors) < MAX_REPORTED:
-                report.errors.append(RowError(row=number, pointer=pointer, message=message))
-            else:
-                report.errors_truncated = True
-        if rejects is None:
-            return
-        text = "; ".join(f"{p}: {m}" for p, m in errors)
-        if fmt == "csv":
-            header, cells = raw
-            if reject_writer is None:
-                reject_writer = csv.writer(rejects)
-                reject_writer.writerow([*header, "_errors"])
-            reject_writer.writerow([*cells, *[""] * (len(header) - len(cells)), text])
-        else:
-            rejects.write(json.dumps({"row": number, "errors": text, "line": raw.rstrip("\n")},
-                                     ensure_ascii=False) + "\n")
-
+    plan = _Plan(
+        fmt=fmt, json_schema=found.json_schema, searchable=tuple(found.searchable_fields), key=found.key_field,
+        subject=found.subject_field, postgres=postgres,
+        registry_id=registry.id.hex if postgres else _bound(session, "registry_id", registry.id),
+        version_id=found.id.hex if postgres else _bound(session, "schema_version_id", found.id),
+        written_at=now if postgres else _bound(session, "written_at", now),
+        written_by=actor.name[:200], reason=reason, skip_invalid=skip_invalid,
+        reject_path=str(reject_path) if skip_invalid and reject_path is not None else None,
+        batch_size=batch_size, locale=current_locale())
     # Keys can collide with records already there only; this file's own keys are checked in memory.
-    check_stored_keys = key is not None and repository.has_records(session, registry.id)
+    check_stored_keys = found.key_field is not None and repository.has_records(session, registry.id)
     if check_stored_keys:
         repository.refresh_statistics(session)
+    if worker is None:
+        worker = path is not None and path.stat().st_size >= WORKER_MIN_BYTES
+    worker = worker and path is not None and not check_stored_keys
     session.connection()  # the transaction begins here, not in the COPY thread
-    writer = _BulkWriter(session, overlap=not check_stored_keys)
-
-    def taken_keys() -> set[Any]:
-        if key is None or not check_stored_keys:
-            return set()
-        spec = properties.get(key, {})
-        found = [schema_rules.index_value(spec, d.get(key))[0] for _n, d, _r in pending]
-        texts = [t for t in found if t is not None]
-        taken: set[Any] = set()
-        for start in range(0, len(texts), 1000):
-            taken |= repository.existing_texts(session, registry.id, key, texts[start:start + 1000])
-        return taken
-
-    def flush_batch() -> None:
-        taken = taken_keys() if pending else set()
-        key_spec = properties.get(key, {}) if key else {}
-        for number, data, raw in pending:
-            if taken and key and schema_rules.index_value(key_spec, data.get(key))[0] in taken:
-                reject(number, raw, [(f"/{key}", _("This value is already used by another record."))])
-                continue
-            if report.rejected and not skip_invalid:
-                continue  # keep checking, to report every bad row, but write nothing
-            record_id = new_id()
-            subject = data.get(found.subject_field) if found.subject_field else None
-            writer.add(
-                (record_id, registry.id, found.id, 1, data, str(subject)[:128] if subject is not None else None,
-                 now, written_by, reason, "import"),
-                [(record_id, field, registry.id, *schema_rules.index_value(spec, data[field]))
-                 for field, spec in searchable if data.get(field) is not None],
-            )
-            report.written += 1
-        pending.clear()
-        writer.flush()
-
+    writer = _BulkWriter(session, overlap=not check_stored_keys and not worker)
+    outcome: _Outcome | None = None
+    encoder: _Encoder | None = None
     try:
-        counted = _CountingReader(stream, progress)
-        for number, data, raw, parse_error in _rows(io.BufferedReader(counted, 1 << 16), fmt, properties):
-            report.rows_read += 1
-            if parse_error is not None:
-                reject(number, raw, [("/", parse_error)])
-                continue
-            if not isinstance(data, dict):
-                reject(number, raw, [("/", _("A record is a JSON object."))])
-                continue
-            errors = schema_rules.record_errors(validator, data, [])
-            if errors:
-                reject(number, raw, [(e["pointer"], e["detail"]) for e in errors])
-                continue
-            if key is not None and data.get(key) is not None:
-                marker = schema_rules.index_value(properties.get(key, {}), data[key])
-                if marker in keys_seen:
-                    reject(number, raw, [(f"/{key}", _("This value appears twice in the file."))])
-                    continue
-                keys_seen.add(marker)
-            pending.append((number, data, raw))
-            if len(pending) >= batch_size:
-                flush_batch()
-        flush_batch()
+        if worker and path is not None:
+            for batch, last in _batches_from_worker(plan, path, progress):
+                if batch is not None:
+                    writer.write(batch)
+                outcome = last or outcome
+        else:
+            encoder = _Encoder(plan, validator)
+            key = found.key_field
+
+            def taken(texts: list[str]) -> set[str]:
+                used: set[str] = set()
+                for start in range(0, len(texts), 1000):
+                    used |= repository.existing_texts(session, registry.id, key or "", texts[start:start + 1000])
+                return used
+
+            source = stream if stream is not None else (path.open("rb") if path is not None else None)
+            if source is None:
+                raise ValueError("import_records needs a stream or a path")
+            try:
+                counted = _CountingReader(source, progress)
+                for batch in encoder.batches(cast(IO[bytes], counted), taken if check_stored_keys else None):
+                    writer.write(batch)
+            finally:
+                if stream is None:
+                    source.close()
+            outcome = encoder.outcome
     finally:
         writer.close()
-        if rejects is not None:
-            rejects.close()
+        if encoder is not None:
+            encoder.close()
+    if outcome is None:
+        raise RuntimeError("the import ended without an outcome")
+    report = ImportReport(registry=registry.name, version=found.version, rows_read=outcome.rows_read,
+                          written=outcome.written, rejected=outcome.rejected, errors_truncated=outcome.truncated,
+                          errors=[RowError(row=n, pointer=p, message=m) for n, p, m in outcome.errors])
+    if worker and progress is not None:
+        progress(outcome.bytes_read)
     if report.rejected and not skip_invalid:
         report.written = 0
         report.seconds = time.perf_counter() - started
         raise ImportRejected(report)
-    report.reject_file = str(reject_path) if rejects is not None and report.rejected else None
+    report.reject_file = plan.reject_path if report.rejected else None
     report.seconds = time.perf_counter() - started
     audit.record_change(session, actor, action="registry_records.import", subject_type="registry",
                         subject_id=registry.id, reason=reason,
@@ -331,14 +578,15 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
 
 def import_file(session: Session, actor: Actor, *, name: str, path: Path, version: str | None = None,
                 skip_invalid: bool = False, reject_path: Path | None = None, reason: str | None = None,
-                progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Import a ``.csv`` or ``.jsonl`` file (the format is read from its name)."""
+                progress: Callable[[int], None] | None = None, worker: bool | None = None) -> ImportReport:
+    """Import a ``.csv`` or ``.jsonl`` file (the format is read from its name); a big file into an empty
+    registry is read and validated in a worker process while the database loads."""
     fmt: ImportFormat = "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
     if skip_invalid and reject_path is None:
         reject_path = path.with_name(path.stem + ".rejected" + path.suffix)
-    with path.open("rb") as stream:
-        return import_records(session, actor, name=name, stream=stream, fmt=fmt, version=version,
-                              skip_invalid=skip_invalid, reject_path=reject_path, reason=reason, progress=progress)
+    return import_records(session, actor, name=name, path=path, fmt=fmt, version=version,
+                          skip_invalid=skip_invalid, reject_path=reject_path, reason=reason, progress=progress,
+                          worker=worker)
 
 
 # --- export -------------------------------------------------------------------------------------------
