@@ -208,3 +208,52 @@ class TestPermissions:
             registries.create_record(db, client, name="sme", data=business())
         registries.grant_access(db, SYSTEM, name="sme", client_identity="KH/GOV/GDT/tax", can_write=True)
         assert registries.create_record(db, client, name="sme", data=business()).revision == 1
+
+
+class TestDefinitionsKeptInMemory:
+    """Each process keeps registries, versions and grants in memory; a change anywhere must show at once."""
+
+    def _client(self, db):
+        issued = accounts.create_api_client(db, SYSTEM, data=accounts.ApiClientCreate(
+            name="Tax office", identity="KH/GOV/GDT/tax", permissions=["registries.read"]))
+        client = accounts.authenticate_api_key(db, key=issued.api_key)
+        assert client is not None
+        return client
+
+    def test_a_revoked_grant_is_refused_at_the_next_read(self, db):
+        make_registry(db)
+        client = self._client(db)
+        record = registries.create_record(db, SYSTEM, name="sme", data=business())
+        registries.grant_access(db, SYSTEM, name="sme", client_identity="KH/GOV/GDT/tax")
+        assert registries.read_record(db, client, name="sme", record_id=record.id).revision == 1
+        registries.revoke_access(db, SYSTEM, name="sme", client_identity="KH/GOV/GDT/tax")
+        with pytest.raises(Forbidden):
+            registries.read_record(db, client, name="sme", record_id=record.id)
+
+    def test_a_change_made_by_another_process_is_seen(self, db):
+        from sqlalchemy import text
+
+        make_registry(db)
+        client = self._client(db)
+        record = registries.create_record(db, SYSTEM, name="sme", data=business())
+        registries.grant_access(db, SYSTEM, name="sme", client_identity="KH/GOV/GDT/tax")
+        assert registries.read_record(db, client, name="sme", record_id=record.id).revision == 1
+        # What revoke_access does in another process: this process's memory is not told.
+        db.execute(text("DELETE FROM registries_access_grant"))
+        db.execute(text("UPDATE registries_registry SET definition_tag = 'other process'"))
+        with pytest.raises(Forbidden):
+            registries.read_record(db, client, name="sme", record_id=record.id)
+
+    def test_a_newly_published_version_is_used_for_writes_and_reads(self, db):
+        make_registry(db)
+        record = registries.create_record(db, SYSTEM, name="sme", data=business())
+        assert registries.read_record(db, SYSTEM, name="sme", record_id=record.id).version == "1.0"
+        registries.save_schema_draft(db, SYSTEM, name="sme", json_schema={
+            **SME_SCHEMA, "properties": {**SME_SCHEMA["properties"], "website": {"type": "string"}}})
+        registries.publish_version(db, SYSTEM, name="sme")
+        changed = registries.update_record(db, SYSTEM, name="sme", record_id=record.id,
+                                           data={"website": "https://rice.example.kh"}, merge=True)
+        assert changed.version == "2.0"
+        assert registries.read_record(db, SYSTEM, name="sme", record_id=record.id, version="1.0").version == "2.0"
+        page = registries.search_records(db, SYSTEM, name="sme", version="2.0")
+        assert [r.data.get("website") for r in page.items] == ["https://rice.example.kh"]

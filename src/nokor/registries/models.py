@@ -29,6 +29,10 @@ class Registry(Base):
     owner_org_unit_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
+    # A new random tag whenever the registry, its schema versions or its access grants change: each
+    # process keeps those in memory and compares this tag to know its copy is current. Random rather
+    # than a counter, so that a tag seen in a transaction that was rolled back never comes back.
+    definition_tag: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex, server_default="0")
 
 
 class SchemaVersion(Base):

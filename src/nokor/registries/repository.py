@@ -17,6 +17,11 @@ def registry_by_name(session: Session, name: str) -> Registry | None:
     return session.scalars(select(Registry).where(Registry.name == name)).first()
 
 
+def definition_tag(session: Session, name: str) -> str | None:
+    """The registry's current definition tag (None when there is no such registry)."""
+    return session.scalar(select(Registry.definition_tag).where(Registry.name == name))
+
+
 def registry_by_number(session: Session, number: int) -> Registry | None:
     return session.scalars(select(Registry).where(Registry.number == number)).first()
 

@@ -8,7 +8,8 @@ import binascii
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import jsonschema_rs
 from sqlalchemy import Select, and_, or_
@@ -53,6 +54,51 @@ RECORD = "registry_record"
 _validators: dict[uuid.UUID, jsonschema_rs.Draft202012Validator] = {}
 
 
+@dataclass(frozen=True)
+class _Definition:
+    """A registry as each process keeps it in memory: detached copies of the registry and its schema
+    versions, and its grants (client identity → may write). Current while ``tag`` is the stored one."""
+
+    tag: str
+    registry: Registry
+    versions: tuple[SchemaVersion, ...]
+    grants: dict[str, bool]
+
+
+_definitions: dict[str, _Definition] = {}
+
+
+def _detached(model: type[_M], row: _M) -> _M:
+    """A copy of an ORM row that belongs to no session, safe to share between requests and threads."""
+    return model(**{column.key: getattr(row, column.key) for column in model.__table__.columns})
+
+
+def _definition(session: Session, name: str) -> _Definition:
+    """The registry ``name`` with its versions and grants: from memory when the stored tag says it is
+    current (one small query), loaded again when any process changed it."""
+    tag = repository.definition_tag(session, name)
+    if tag is None:
+        raise NotFound(_("There is no registry named “%(name)s”.", name=name))
+    cached = _definitions.get(name)
+    if cached is not None and cached.tag == tag:
+        return cached
+    registry = _registry(session, name)
+    definition = _Definition(
+        tag=registry.definition_tag, registry=_detached(Registry, registry),
+        versions=tuple(_detached(SchemaVersion, v) for v in repository.versions_of(session, registry.id)),
+        grants={g.client_identity: g.can_write for g in repository.grants_of(session, registry.id)})
+    _definitions[name] = definition
+    return definition
+
+
+def _changed(registry: Registry) -> None:
+    """The registry's definition (versions, grants) changed: every process reloads it at its next use."""
+    registry.definition_tag = uuid.uuid4().hex
+
+
+_M = TypeVar("_M", Registry, SchemaVersion)
+
+
 # --- access -------------------------------------------------------------------------------------
 
 
@@ -63,12 +109,18 @@ def _registry(session: Session, name: str) -> Registry:
     return registry
 
 
-def _require(session: Session, actor: Actor, registry: Registry, permission: str) -> None:
-    """The permission in the owner's unit; agency systems reading or writing records also need a grant."""
+def _require(session: Session, actor: Actor, registry: Registry, permission: str,
+             grants: dict[str, bool] | None = None) -> None:
+    """The permission in the owner's unit; agency systems reading or writing records also need a grant
+    (looked up in ``grants`` when the caller has them in memory)."""
     if actor.kind == "client" and permission != REGISTRIES_MANAGE:
         actor.require(permission)
-        grant = repository.grant_for(session, registry.id, actor.identity or "")
-        if grant is None or (permission == REGISTRIES_WRITE and not grant.can_write):
+        if grants is not None:
+            can_write = grants.get(actor.identity or "")
+        else:
+            grant = repository.grant_for(session, registry.id, actor.identity or "")
+            can_write = None if grant is None else grant.can_write
+        if can_write is None or (permission == REGISTRIES_WRITE and not can_write):
             raise Forbidden(_("This system has no access to the registry “%(name)s”.", name=registry.name))
         return
     actor.require(permission, registry.owner_org_unit_id)
@@ -219,6 +271,7 @@ def save_schema_draft(session: Session, actor: Actor, *, name: str, json_schema:
     draft.json_schema = json_schema
     draft.updated_at = utcnow()
     _apply_facts(draft, json_schema)
+    _changed(registry)
     session.flush()
     audit.record_change(session, actor, action="registry.save_draft", subject_type="registry",
                         subject_id=registry.id, before={"schema": before} if before else None,
@@ -272,6 +325,7 @@ def publish_version(session: Session, actor: Actor, *, name: str) -> SchemaVersi
     _apply_facts(draft, draft.json_schema)
     draft.state = "published"
     draft.published_at = draft.updated_at = utcnow()
+    _changed(registry)
     session.flush()
     audit.record_change(session, actor, action="registry.publish", subject_type="registry", subject_id=registry.id,
                         after={"version": draft.version})
@@ -297,6 +351,7 @@ def set_version_state(session: Session, actor: Actor, *, name: str, version: str
     before = found.state
     found.state = state
     found.retired_at = None if state == "published" else utcnow()
+    _changed(registry)
     session.flush()
     audit.record_change(session, actor, action="registry.version_state", subject_type="registry",
                         subject_id=registry.id, before={"version": version, "state": before},
@@ -373,6 +428,7 @@ def grant_access(session: Session, actor: Actor, *, name: str, client_identity: 
         grant = AccessGrant(registry_id=registry.id, client_identity=identity, can_write=can_write)
         session.add(grant)
     grant.can_write = can_write
+    _changed(registry)
     session.flush()
     audit.record_change(session, actor, action="registry.grant_access", subject_type="registry",
                         subject_id=registry.id, before=before,
@@ -388,6 +444,7 @@ def revoke_access(session: Session, actor: Actor, *, name: str, client_identity:
     if grant is None:
         raise NotFound(_("This system has no access to the registry “%(name)s”.", name=name))
     session.delete(grant)
+    _changed(registry)
     session.flush()
     audit.record_change(session, actor, action="registry.revoke_access", subject_type="registry",
                         subject_id=registry.id, before={"client_identity": client_identity})
@@ -551,9 +608,9 @@ def _find(session: Session, registry: Registry, record_ref: str | uuid.UUID,
 def read_record(session: Session, actor: Actor, *, name: str, record_id: str | uuid.UUID,
                 version: str | None = None, purpose: str | None = None) -> RecordRead:
     """One record; its personal-data fields only when a purpose is given, and that reading is logged."""
-    registry = _registry(session, name)
-    _require(session, actor, registry, REGISTRIES_READ)
-    versions = repository.versions_of(session, registry.id)
+    definition = _definition(session, name)
+    registry, versions = definition.registry, definition.versions
+    _require(session, actor, registry, REGISTRIES_READ, definition.grants)
     found = _version(session, registry, version, known=versions)
     record = _find(session, registry, record_id, found, include_deleted=True)
     return _record_read(session, actor, registry, record, purpose, _personal_fields(session, registry, versions),
@@ -893,9 +950,9 @@ def search_records(session: Session, actor: Actor, *, name: str, version: str | 
                    purpose: str | None = None) -> RecordPage:
     """Records matching every filter on searchable fields (and ``text`` as a prefix of a text field),
     sorted, one page at a time with a cursor."""
-    registry = _registry(session, name)
-    _require(session, actor, registry, REGISTRIES_READ)
-    versions = repository.versions_of(session, registry.id)
+    definition = _definition(session, name)
+    registry, versions = definition.registry, definition.versions
+    _require(session, actor, registry, REGISTRIES_READ, definition.grants)
     found = _version(session, registry, version, known=versions)
     limit = max(1, min(limit, MAX_LIMIT))
     stmt = _filtered(registry, found, filters, text, text_field)
