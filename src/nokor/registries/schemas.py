@@ -204,7 +204,7 @@ class FormFieldPreview(BaseModel):
 
     name: str
     label: str
-    widget: Literal["text", "number", "date", "select", "checkbox", "textarea", "email"]
+    widget: Literal["text", "number", "date", "select", "checkbox", "boolean", "textarea", "email"]
     required: bool
     options: list[str] = Field(default_factory=list)
     hint: str | None = None

@@ -559,6 +559,17 @@ def _insert_record(session: Session, actor: Actor, registry: Registry, version: 
     return record
 
 
+def check_record(session: Session, actor: Actor, *, name: str, data: Any,
+                 version: str | None = None) -> list[dict[str, Any]]:
+    """Every way ``data`` breaks the schema (pointers under ``/data``), without writing anything."""
+    registry = _registry(session, name)
+    _require(session, actor, registry, REGISTRIES_WRITE)
+    found = _version(session, registry, version, write=True)
+    if not isinstance(data, dict):
+        return [field_error(["data"], _("A record is a JSON object."), "record_not_object")]
+    return schema_rules.record_errors(_validator(found), data, ["data"])
+
+
 def create_record(session: Session, actor: Actor, *, name: str, data: dict[str, Any], version: str | None = None,
                   reason: str | None = None, purpose: str | None = None) -> RecordRead:
     """Add a record, checked against the schema version (the newest published one by default)."""

@@ -14,10 +14,11 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from nokor import accounts
-from nokor.kit.errors import Problem
+from nokor.kit.errors import Problem, ValidationFailed
 from nokor.kit.i18n import gettext as _
 from nokor.registries import bulk, service
-from nokor.registries.schemas import LocalizedText, RegistryCreate, SearchFilter, describe_state
+from nokor.registries.schema_rules import coerce_cell, property_type
+from nokor.registries.schemas import FormFieldPreview, LocalizedText, RegistryCreate, SearchFilter, describe_state
 from nokor.web import flash, form_errors, localized, render
 from nokor.web.deps import DbSession, OfficerActor, OfficerForm
 
@@ -224,10 +225,171 @@ def records_page(request: Request, name: str, session: DbSession, actor: Officer
         "registry": registry, "version": version, "page": page, "labels": labels, "columns": columns,
         "values": {**{f"f.{f.field}": f.value for f in filters}, "q": q or "", "sort": sort or ""},
         "errors": errors, "keep": keep,
+        "write": service.can_access(session, actor, name=name, permission=service.REGISTRIES_WRITE),
         "sort_options": [("", _("Oldest first")), ("-id", _("Newest first"))] + [
             (option, label) for f in version.searchable_fields
             for option, label in ((f, f"{labels.get(f, f)} ↑"), (f"-{f}", f"{labels.get(f, f)} ↓"))],
     })
+
+
+# --- a record entered by hand -------------------------------------------------------------------------
+
+EDITING_PURPOSE = "editing the record"
+
+
+def _may_write(session: DbSession, actor: OfficerActor, name: str) -> None:
+    registry = service.get_registry(session, actor, name=name)
+    if not service.can_access(session, actor, name=name, permission=service.REGISTRIES_WRITE):
+        actor.require(service.REGISTRIES_WRITE, registry.owner_org_unit_id)
+
+
+def _form_value(field: FormFieldPreview, value: Any) -> str:
+    """A stored value as the form shows it (the text the officer would type)."""
+    if value is None:
+        return ""
+    if field.widget == "boolean":
+        return "yes" if value is True else "no" if value is False else str(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _form_fields(json_schema: dict[str, Any]) -> list[FormFieldPreview]:
+    """The fields of the form a schema produces; yes/no fields become a choice, so "not given" stays possible."""
+    fields = service.preview_form(json_schema)
+    for field in fields:
+        if field.widget == "checkbox":
+            field.widget = "boolean"
+    return fields
+
+
+def _data_from_form(form: FormData, fields: list[FormFieldPreview], json_schema: dict[str, Any]
+                    ) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """The record the form describes, the text typed in each field, and the errors found before validation."""
+    properties: dict[str, Any] = json_schema.get("properties", {})
+    data: dict[str, Any] = {}
+    typed: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for field in fields:
+        raw = form.get(f"data.{field.name}")
+        text = raw if isinstance(raw, str) else ""
+        typed[field.name] = text
+        if not text.strip():
+            continue
+        spec = properties.get(field.name, {})
+        kind = property_type(spec)
+        if field.widget == "boolean":
+            data[field.name] = text == "yes"
+        elif field.widget == "select":
+            data[field.name] = next((o for o in spec.get("enum", []) if str(o) == text), text)
+        elif kind in ("integer", "number"):
+            number = coerce_cell(spec, text.strip())
+            if isinstance(number, str):
+                errors[f"data.{field.name}"] = _("Enter a number.")
+            data[field.name] = number
+        elif kind in ("object", "array"):
+            try:
+                data[field.name] = json.loads(text)
+            except ValueError:
+                errors[f"data.{field.name}"] = _("Enter valid JSON, for example {\"key\": \"value\"} or [1, 2].")
+        else:
+            data[field.name] = text
+    return data, typed, errors
+
+
+def _record_form(request: Request, registry: Any, fields: list[FormFieldPreview], typed: dict[str, str],
+                 errors: dict[str, str], *, record: Any = None, reason: str = "", status_code: int = 200
+                 ) -> Response:
+    return render(request, "registries/record_form.html", {
+        "registry": registry, "fields": fields, "typed": typed, "errors": errors, "record": record,
+        "reason": reason}, status_code=status_code)
+
+
+@router.get("/registries/{name}/records/new")
+def new_record_page(request: Request, name: str, session: DbSession, actor: OfficerActor) -> Response:
+    _may_write(session, actor, name)
+    registry = service.get_registry(session, actor, name=name)
+    version = service.get_version(session, actor, name=name)
+    return _record_form(request, registry, _form_fields(version.json_schema), {}, {})
+
+
+@router.post("/registries/{name}/records/new")
+def create_record(request: Request, name: str, session: DbSession, actor: OfficerActor,
+                  form: OfficerForm) -> Response:
+    _may_write(session, actor, name)
+    registry = service.get_registry(session, actor, name=name)
+    version = service.get_version(session, actor, name=name)
+    fields = _form_fields(version.json_schema)
+    data, typed, errors = _data_from_form(form, fields, version.json_schema)
+    reason = _text(form, "reason")[:2000]
+    if errors:
+        errors = {**form_errors(ValidationFailed(errors=service.check_record(session, actor, name=name, data=data))),
+                  **errors}
+        errors.pop("__all__", None)
+    else:
+        try:
+            created = service.create_record(session, actor, name=name, data=data, reason=reason or None)
+        except Problem as problem:
+            if problem.status in (403, 404):
+                raise
+            session.rollback()
+            errors = form_errors(problem)
+        else:
+            flash(request, _("The record is saved."))
+            return RedirectResponse(f"{_base(name)}/records/{created.id}", status_code=303)
+    return _record_form(request, registry, fields, typed, errors, reason=reason, status_code=422)
+
+
+@router.get("/registries/{name}/records/{record_id}/edit")
+def edit_record_page(request: Request, name: str, record_id: str, session: DbSession,
+                     actor: OfficerActor) -> Response:
+    _may_write(session, actor, name)
+    registry = service.get_registry(session, actor, name=name)
+    version = service.get_version(session, actor, name=name)
+    # The form shows every field, personal ones too: that reading is logged like any other.
+    record = service.read_record(session, actor, name=name, record_id=record_id, purpose=EDITING_PURPOSE)
+    if record.deleted:
+        flash(request, _("This record has been deleted."), "error")
+        return RedirectResponse(f"{_base(name)}/records/{record.id}", status_code=303)
+    fields = _form_fields(version.json_schema)
+    typed = {f.name: _form_value(f, record.data.get(f.name)) for f in fields}
+    return _record_form(request, registry, fields, typed, {}, record=record)
+
+
+@router.post("/registries/{name}/records/{record_id}/edit")
+def update_record(request: Request, name: str, record_id: str, session: DbSession, actor: OfficerActor,
+                  form: OfficerForm) -> Response:
+    _may_write(session, actor, name)
+    registry = service.get_registry(session, actor, name=name)
+    version = service.get_version(session, actor, name=name)
+    record = service.read_record(session, actor, name=name, record_id=record_id)
+    fields = _form_fields(version.json_schema)
+    data, typed, errors = _data_from_form(form, fields, version.json_schema)
+    reason = _text(form, "reason")[:2000]
+    if errors:
+        errors = {**form_errors(ValidationFailed(errors=service.check_record(session, actor, name=name, data=data))),
+                  **errors}
+        errors.pop("__all__", None)
+    if not reason:
+        errors["reason"] = _("Say why the record is changed.")
+    try:
+        revision: int | None = int(_text(form, "revision"))
+    except ValueError:
+        revision = None
+    if not errors:
+        try:
+            service.update_record(session, actor, name=name, record_id=record.id, data=data, revision=revision,
+                                  reason=reason)
+        except Problem as problem:
+            if problem.status in (403, 404):
+                raise
+            session.rollback()
+            errors = form_errors(problem)
+        else:
+            flash(request, _("The record is saved."))
+            return RedirectResponse(f"{_base(name)}/records/{record.id}", status_code=303)
+    shown = record.model_copy(update={"revision": revision or record.revision})
+    return _record_form(request, registry, fields, typed, errors, record=shown, reason=reason, status_code=422)
 
 
 @router.get("/registries/{name}/records/{record_id}")
@@ -240,6 +402,7 @@ def record_page(request: Request, name: str, record_id: str, session: DbSession,
     version = next(v for v in registry.versions if v.version == record.version)
     return render(request, "registries/record.html", {
         "registry": registry, "record": record, "history": list(reversed(history)), "purpose": purpose or "",
+        "write": service.can_access(session, actor, name=name, permission=service.REGISTRIES_WRITE),
         "labels": _labels(version.json_schema), "fields": list(version.json_schema.get("properties", {}))})
 
 
