@@ -5,7 +5,7 @@ can keep them in memory and know, with one small query, whether its copy is stil
 
 Revision ID: 8f2d4b6a1c90
 Revises: 3c7e51a0b8d4
-Create Date: 2026-12-02 09:15:00+00:00
+Create Date: 2026-12-02 10:41:00+00:00
 """
 
 from collections.abc import Sequence

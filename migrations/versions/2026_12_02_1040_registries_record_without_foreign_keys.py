@@ -7,8 +7,8 @@ a third of the time PostgreSQL spent on COPY into the table), as the field-value
 decided.
 
 Revision ID: 3c7e51a0b8d4
-Revises: 69a89c39dcfa
-Create Date: 2026-12-02 09:00:00+00:00
+Revises: 3b7c8fe37233
+Create Date: 2026-12-02 10:40:00+00:00
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '3c7e51a0b8d4'
-down_revision: str | Sequence[str] | None = '69a89c39dcfa'
+down_revision: str | Sequence[str] | None = '3b7c8fe37233'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
