@@ -7,7 +7,7 @@ a third of the time PostgreSQL spent on COPY into the table), as the field-value
 decided.
 
 Revision ID: 3c7e51a0b8d4
-Revises: 3b7c8fe37233
+Revises: f0b5e245b431
 Create Date: 2026-12-02 10:40:00+00:00
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '3c7e51a0b8d4'
-down_revision: str | Sequence[str] | None = '3b7c8fe37233'
+down_revision: str | Sequence[str] | None = 'f0b5e245b431'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
