@@ -42,6 +42,7 @@ from nokor.exchange.credentials import load_credentials, unencrypted_key_file
 from nokor.exchange.messagelog import Entry, MessageLog
 from nokor.exchange.schemas import split_identifier
 from nokor.exchange.service import Directory, ServiceEntry
+from nokor.exchange.transport import GatewayTransport, ResponseTooLarge
 from nokor.kit.actor import Actor
 from nokor.kit.time import utcnow
 
@@ -76,6 +77,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "Server.ServerProxy.AccessDenied": (403, "The client has no access right to this service or endpoint."),
     "Server.ServerProxy.ServiceTimeout": (504, "The provider did not answer in time."),
     "Server.ServerProxy.ServiceFailed": (502, "The provider's answer could not be used."),
+    "Server.InternalError": (500, "The gateway failed; the error has been logged."),
 }
 
 
@@ -173,7 +175,7 @@ class Runtime:
         """The one keep-alive HTTP client every forwarded call shares."""
         if self._client is None:
             self._client = httpx.AsyncClient(
-                follow_redirects=False, trust_env=False,
+                transport=GatewayTransport(), follow_redirects=False, trust_env=False,
                 timeout=httpx.Timeout(self.settings.exchange_timeout_seconds),
                 limits=httpx.Limits(max_connections=512, max_keepalive_connections=256, keepalive_expiry=60))
         return self._client
@@ -373,6 +375,10 @@ class GatewayMiddleware:
         except ExchangeError as exc:
             error = exc.code
             status, out_headers, body = _problem(exc.code, exc.detail, path, message_id)
+        except Exception:
+            log.exception("exchange.gateway_failed", path=path, message_id=message_id)
+            error = "Server.InternalError"
+            status, out_headers, body = _problem(error, ERRORS[error][1], path, message_id)
         if record.get("client"):
             out_headers.append((b"x-road-client", record["client"].encode()))
         await send({"type": "http.response.start", "status": status,
@@ -536,7 +542,7 @@ class GatewayMiddleware:
         if query:
             url = url + "?" + query.decode("latin-1")
         request = client.build_request(method, url, headers=out_headers, content=body,
-                                       timeout=httpx.Timeout(timeout))
+                                       timeout=httpx.Timeout(timeout), extensions={"max_body": limit})
         try:
             async with asyncio.timeout(timeout):
                 response = await client.send(request, stream=True)
@@ -558,6 +564,9 @@ class GatewayMiddleware:
             raise ExchangeError("Server.ServerProxy.ServiceTimeout") from exc
         except httpx.TimeoutException as exc:
             raise ExchangeError("Server.ServerProxy.ServiceTimeout") from exc
+        except ResponseTooLarge as exc:
+            raise ExchangeError("Server.ServerProxy.ServiceFailed",
+                                "The provider's answer is larger than the service allows.") from exc
         except httpx.HTTPError as exc:
             raise ExchangeError("Server.ServerProxy.ServiceFailed",
                                 "The provider could not be reached or answered garbage "

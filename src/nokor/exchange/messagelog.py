@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 from asn1crypto import tsp
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from nokor import trust
@@ -35,6 +35,7 @@ from nokor.exchange.models import LogBatch, LogRecord
 from nokor.kit.ids import uuid7
 
 log = structlog.get_logger("nokor.exchange.log")
+LOG_TABLE = Table(LogRecord.__tablename__, LogRecord.metadata)
 GENESIS = "0" * 64
 HASHED_FIELDS = ("stream", "seq", "at", "message_id", "client", "service", "method", "path", "status", "error",
                  "duration_ms", "data")
@@ -173,7 +174,8 @@ class MessageLog:
             rows.append(row)
         with session_scope(self.session_factory) as session:
             signature, cert_pem, token = self._seal(session, head)
-            session.execute(insert(LogRecord), rows)
+            # Core insert, not the ORM's bulk path: a third of the cost per record.
+            session.connection().execute(insert(LOG_TABLE), rows)
             session.add(LogBatch(id=batch_id, stream=stream.name, first_seq=first_seq, last_seq=seq, head_hash=head,
                                  signature=signature, certificate_pem=cert_pem, timestamp_token=token))
         stream.seq, stream.head = seq, head
