@@ -36,6 +36,7 @@ from nokor.kit import i18n
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error, problem_responses
 from nokor.kit.i18n import gettext as _
 from nokor.kit.logs import configure_logging
+from nokor.messaging import govstack as messaging_govstack
 from nokor.messaging import views as messaging_views
 from nokor.payments import api as payments_api
 from nokor.payments import govstack as payments_govstack
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(places_api.router)
     app.include_router(places_views.router)
     app.include_router(messaging_views.router)
+    app.include_router(messaging_govstack.router)
     for router in (exchange_api.router, exchange_api.rooms, exchange_views.router,
                    services_api.router, services_govstack.router, services_govstack.statistics_router,
                    services_views.router):

@@ -4,15 +4,22 @@ Other domains use only what is listed here: ``send_notification`` to send, ``reg
 texts of their own notices, ``deliverers`` for the outbox worker.
 """
 
-from nokor.messaging.schemas import CaughtMessageRead, NotificationRead
+from nokor.messaging.schemas import CaughtMessageRead, InboxMessageRead, NotificationRead, RequestStatus
 from nokor.messaging.service import (
     MESSAGING_READ,
     MESSAGING_SEND,
     catch_message,
+    inbox_of,
     list_caught_messages,
     list_notifications,
+    notify_person,
+    post_to_inbox,
+    read_inbox_message,
     render_template,
+    request_status,
+    send_email,
     send_notification,
+    unread_messages,
 )
 from nokor.messaging.texts import NotificationTemplate, register_template
 from nokor.messaging.transports import (
@@ -25,7 +32,30 @@ from nokor.messaging.transports import (
 )
 
 __all__ = [
-    "MESSAGING_READ", "MESSAGING_SEND", "CaughtMessageRead", "HttpSmsGateway", "LocalMailbox", "NotificationRead",
-    "NotificationTemplate", "SmtpTransport", "TransportFailed", "catch_message", "deliverers", "list_caught_messages",
-    "list_notifications", "mailbox_enabled", "register_template", "render_template", "send_notification",
+    "MESSAGING_READ",
+    "MESSAGING_SEND",
+    "CaughtMessageRead",
+    "HttpSmsGateway",
+    "InboxMessageRead",
+    "LocalMailbox",
+    "NotificationRead",
+    "NotificationTemplate",
+    "RequestStatus",
+    "SmtpTransport",
+    "TransportFailed",
+    "catch_message",
+    "deliverers",
+    "inbox_of",
+    "list_caught_messages",
+    "list_notifications",
+    "mailbox_enabled",
+    "notify_person",
+    "post_to_inbox",
+    "read_inbox_message",
+    "register_template",
+    "render_template",
+    "request_status",
+    "send_email",
+    "send_notification",
+    "unread_messages",
 ]

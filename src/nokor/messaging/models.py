@@ -51,3 +51,24 @@ class CaughtMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
     caught_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboxMessage(Base):
+    """A message in a person's portal inbox (about an application, a consultation, ...), in their language.
+
+    ``recipient`` is the person's stable login subject; ``link`` is the page the message is about.
+    """
+
+    __tablename__ = "messaging_inbox_message"
+    __table_args__ = (Index("ix_messaging_inbox_message_recipient", "recipient", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    recipient: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    about_type: Mapped[str | None] = mapped_column(String(64))
+    about_id: Mapped[str | None] = mapped_column(String(64))
+    sent_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

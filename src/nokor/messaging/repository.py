@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nokor.kit.outbox import OutboxMessage
-from nokor.messaging.models import CaughtMessage, Notification
+from nokor.messaging.models import CaughtMessage, InboxMessage, Notification
 
 
 def notifications_with_status(session: Session, *, subject_type: str | None, subject_id: str | None,
@@ -31,3 +32,25 @@ def caught_messages(session: Session, *, recipient: str | None, limit: int) -> S
 
 def caught_by_key(session: Session, key: str) -> CaughtMessage | None:
     return session.scalars(select(CaughtMessage).where(CaughtMessage.idempotency_key == key)).first()
+
+
+def inbox(session: Session, recipient: str, limit: int) -> Sequence[InboxMessage]:
+    return session.scalars(select(InboxMessage).where(InboxMessage.recipient == recipient)
+                           .order_by(InboxMessage.created_at.desc(), InboxMessage.id.desc()).limit(limit)).all()
+
+
+def unread_count(session: Session, recipient: str) -> int:
+    return int(session.scalar(select(func.count()).select_from(InboxMessage).where(
+        InboxMessage.recipient == recipient, InboxMessage.read_at.is_(None))) or 0)
+
+
+def inbox_message(session: Session, recipient: str, message_id: uuid.UUID) -> InboxMessage | None:
+    return session.scalars(select(InboxMessage).where(InboxMessage.recipient == recipient,
+                                                      InboxMessage.id == message_id)).first()
+
+
+def statuses_of(session: Session, *, subject_type: str, subject_id: str) -> Sequence[tuple[str | None, int | None]]:
+    return [(row[0], row[1]) for row in session.execute(
+        select(OutboxMessage.status, OutboxMessage.attempts)
+        .join(Notification, OutboxMessage.id == Notification.outbox_message_id)
+        .where(Notification.subject_type == subject_type, Notification.subject_id == subject_id))]

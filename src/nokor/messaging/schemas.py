@@ -43,3 +43,30 @@ class CaughtMessageRead(BaseModel):
     subject: str
     body: str
     caught_at: datetime
+
+
+class InboxMessageRead(BaseModel):
+    """A message of a person's portal inbox."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    subject: str
+    body: str
+    link: str | None
+    about_type: str | None
+    about_id: str | None
+    sent_by: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class RequestStatus(BaseModel):
+    """How the e-mails of one GovStack send request fare, by the spec's statuses."""
+
+    scheduled: int = 0
+    processing: int = 0
+    deferred: int = 0
+    bounced: int = 0
+    notSent: int = 0
+    delivered: int = 0

@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 
 from nokor.kit import i18n
 from nokor.kit.actor import Actor, declare_permission
-from nokor.kit.errors import ValidationFailed, field_error
+from nokor.kit.errors import NotFound, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
 from nokor.kit.i18n import lazy_gettext as _l
 from nokor.kit.outbox import enqueue
+from nokor.kit.time import utcnow
 from nokor.messaging import repository
-from nokor.messaging.models import CaughtMessage, Notification
-from nokor.messaging.schemas import CaughtMessageRead, NotificationRead
+from nokor.messaging.models import CaughtMessage, InboxMessage, Notification
+from nokor.messaging.schemas import CaughtMessageRead, InboxMessageRead, NotificationRead, RequestStatus
 from nokor.messaging.texts import TEMPLATES
 
 MESSAGING_SEND = declare_permission("messaging.send", _l("Send e-mail and SMS notifications to people"))
@@ -113,3 +114,112 @@ def list_caught_messages(session: Session, *, recipient: str | None = None, limi
     """What the local mail catcher and the sandbox SMS gateway kept, newest first (development and demos)."""
     return [CaughtMessageRead.model_validate(m)
             for m in repository.caught_messages(session, recipient=recipient, limit=min(limit, 200))]
+
+
+# --- the portal inbox ---------------------------------------------------------------------------------
+
+
+def post_to_inbox(session: Session, actor: Actor, *, recipient: str, subject: str, body: str,
+                  link: str | None = None, about_type: str | None = None, about_id: str | None = None
+                  ) -> InboxMessageRead:
+    """Put a message in a person's portal inbox (``recipient`` is their login subject)."""
+    actor.require(MESSAGING_SEND)
+    if not recipient.strip():
+        raise _fail("recipient", _("Say who the message is for."), "recipient_required")
+    row = InboxMessage(recipient=recipient.strip()[:128], subject=subject.strip()[:SUBJECT_MAX], body=body,
+                       link=link, about_type=about_type, about_id=about_id, sent_by=actor.name[:200])
+    session.add(row)
+    session.flush()
+    return InboxMessageRead.model_validate(row)
+
+
+def notify_person(session: Session, actor: Actor, *, template: str, context: dict[str, Any], locale: str,
+                  recipient: str | None = None, email: str | None = None, phone: str | None = None,
+                  link: str | None = None, about_type: str | None = None, about_id: str | None = None,
+                  idempotency_key: str | None = None) -> list[str]:
+    """Tell a person something in their language on every channel they have: their portal inbox (when they
+    have a login), e-mail and SMS. An address the gateways cannot take is skipped, never an error for the
+    caller's change. Returns the channels used."""
+    used: list[str] = []
+    subject, body, _sms = render_template(template, locale=locale, context=context)
+    if recipient:
+        post_to_inbox(session, actor, recipient=recipient, subject=subject, body=body, link=link,
+                      about_type=about_type, about_id=about_id)
+        used.append("inbox")
+    for channel, address in (("email", email), ("sms", phone)):
+        if not address:
+            continue
+        try:
+            with session.begin_nested():
+                send_notification(session, actor, channel=channel, to=address, template=template, context=context,
+                                  locale=locale, subject_type=about_type, subject_id=about_id,
+                                  idempotency_key=f"{idempotency_key}:{channel}" if idempotency_key else None)
+            used.append(channel)
+        except ValidationFailed:
+            continue
+    return used
+
+
+def inbox_of(session: Session, *, recipient: str, limit: int = 50) -> list[InboxMessageRead]:
+    """A person's portal messages, newest first (the caller has established who the person is)."""
+    return [InboxMessageRead.model_validate(m) for m in repository.inbox(session, recipient, min(limit, 200))]
+
+
+def unread_messages(session: Session, *, recipient: str) -> int:
+    """How many of a person's portal messages are unread."""
+    return repository.unread_count(session, recipient)
+
+
+def read_inbox_message(session: Session, *, recipient: str, message_id: uuid.UUID) -> InboxMessageRead:
+    """One of the person's messages, marked read; another person's message is 404."""
+    row = repository.inbox_message(session, recipient, message_id)
+    if row is None:
+        raise NotFound(_("There is no such message."))
+    if row.read_at is None:
+        row.read_at = utcnow()
+        session.flush()
+    return InboxMessageRead.model_validate(row)
+
+
+# --- plain e-mails for agency systems (GovStack Messaging) ------------------------------------------
+
+
+def send_email(session: Session, actor: Actor, *, to: str, subject: str, body: str, request_uid: str,
+               index: int = 0) -> NotificationRead:
+    """An e-mail an agency system wrote itself, through the outbox; ``request_uid`` groups one request's
+    e-mails so their delivery can be followed."""
+    actor.require(MESSAGING_SEND)
+    address = to.strip().lower()
+    if not EMAIL.match(address):
+        raise _fail("to", _("Give an e-mail address such as name@example.com."), "bad_email")
+    message = enqueue(session, channel="email", destination=address,
+                      idempotency_key=f"govstack:{request_uid}:{index}",
+                      payload={"to": address, "subject": subject[:SUBJECT_MAX], "body": body, "locale": "en"})
+    notification = Notification(channel="email", recipient=address, template="govstack.email", locale="en",
+                                subject=subject[:SUBJECT_MAX], body=body, subject_type="govstack_request",
+                                subject_id=request_uid, sent_by=actor.name, outbox_message_id=message.id)
+    session.add(notification)
+    session.flush()
+    read = NotificationRead.model_validate(notification)
+    read.status = message.status
+    return read
+
+
+def request_status(session: Session, actor: Actor, *, request_uid: str) -> RequestStatus:
+    """Counts of one request's e-mails by the GovStack statuses: waiting (scheduled), retried after a
+    failure (deferred), delivered, or given up (notSent). Unknown request: 404."""
+    actor.require(MESSAGING_SEND)
+    rows = repository.statuses_of(session, subject_type="govstack_request", subject_id=request_uid)
+    if not rows:
+        raise NotFound(_("There is no request with this id."))
+    out = RequestStatus()
+    for status, attempts in rows:
+        if status == "delivered":
+            out.delivered += 1
+        elif status == "dead":
+            out.notSent += 1
+        elif attempts:
+            out.deferred += 1
+        else:
+            out.scheduled += 1
+    return out

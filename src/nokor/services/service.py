@@ -13,19 +13,20 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
 
-from nokor import accounts, audit, payments
+from nokor import accounts, audit, messaging, payments
+from nokor.config import get_settings
 from nokor.kit.actor import Actor, declare_permission
 from nokor.kit.blobs import BlobStore, extension_fits, sniff_type
 from nokor.kit.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
 from nokor.kit.i18n import lazy_gettext as _l
 from nokor.kit.ids import damm_digit, damm_valid
-from nokor.kit.outbox import enqueue
 from nokor.kit.pagination import DEFAULT_LIMIT, Page, paginate
 from nokor.kit.time import utcnow
 from nokor.services import forms, repository
@@ -651,24 +652,73 @@ def decide_application(session: Session, actor: Actor, *, number: str, approve: 
 
 # --- notifications --------------------------------------------------------------------------------
 
+NOTICES = {
+    "submitted": messaging.register_template(
+        "services.submitted", subject=_l("Application %(number)s received"),
+        body=_l("We have received your application %(number)s for “%(service)s”. A decision is due by "
+                "%(due)s. Follow it at %(link)s"),
+        sms=_l("Application %(number)s received. Follow it at %(link)s")),
+    "needs_information": messaging.register_template(
+        "services.needs_information", subject=_l("Application %(number)s: information needed"),
+        body=_l("More information is needed for your application %(number)s for “%(service)s”: %(question)s "
+                "Answer at %(link)s"),
+        sms=_l("Application %(number)s: information needed. See %(link)s")),
+    "rejected": messaging.register_template(
+        "services.rejected", subject=_l("Application %(number)s: decision"),
+        body=_l("Your application %(number)s for “%(service)s” has been rejected. Reason: %(reason)s "
+                "Details at %(link)s"),
+        sms=_l("Application %(number)s has been rejected. See %(link)s")),
+    "completed": messaging.register_template(
+        "services.completed", subject=_l("Application %(number)s: approved"),
+        body=_l("Your application %(number)s for “%(service)s” has been approved. Download the result or see "
+                "the next steps at %(link)s"),
+        sms=_l("Application %(number)s has been approved. See %(link)s")),
+}
+
+
+@cache
+def _base_url() -> str:
+    """Where the portal is, for links in messages (read once per process)."""
+    return get_settings().base_url.rstrip("/")
+
+
+def _phone(text: str | None) -> str | None:
+    """A Cambodian number written locally (012 345 678) in the international form the SMS gateway needs."""
+    if not text:
+        return None
+    digits = "".join(c for c in text if c.isdigit() or c == "+")
+    if digits.startswith("0"):
+        return "+855" + digits[1:]
+    return digits if digits.startswith("+") else "+" + digits
+
+
+def _notify(session: Session, application: Application, event: str) -> None:
+    """Tell the applicant, in their language, by portal message, e-mail and SMS (whichever they have)."""
+    version = _version_of(session, application)
+    locale = application.applicant_locale if application.applicant_locale in ("km", "en", "ar", "de") else "km"
+    name = next((version.name[k] for k in (locale, "en", "km") if version.name.get(k)), "")
+    link = f"{_base_url()}/portal/applications/{application.number}"
+    context = {"number": application.number, "service": name, "link": link,
+               "due": application.due_at.date().isoformat() if application.due_at else "",
+               "question": application.information_request or "", "reason": application.decision_reason or ""}
+    messaging.notify_person(
+        session, Actor.system("services"), template=NOTICES[event].name, context=context, locale=locale,
+        recipient=application.applicant_subject, email=application.applicant_email,
+        phone=_phone(application.applicant_phone), link=f"/portal/applications/{application.number}",
+        about_type="services_application", about_id=application.number,
+        idempotency_key=f"application-{event}:{application.id}:{len(repository.events_of(session, application.id))}")
+    for notifier in NOTIFIERS:
+        notifier(session, _read(session, Actor.system("services"), application, full=False), event)
+
+
 NOTIFIERS: list[Callable[[Session, ApplicationRead, str], None]] = []
 
 
 def on_application_event(notifier: Callable[[Session, ApplicationRead, str], None]) -> None:
     """Register a function told of every application event (``submitted``, ``needs_information``,
-    ``rejected``, ``completed``) in the same transaction, e.g. to queue a message to the applicant."""
+    ``rejected``, ``completed``) in the same transaction as the change."""
     if notifier not in NOTIFIERS:
         NOTIFIERS.append(notifier)
-
-
-def _notify(session: Session, application: Application, event: str) -> None:
-    enqueue(session, channel="pubsub", destination=f"services.application.{event}",
-            idempotency_key=f"application-{event}:{application.id}:{secrets.token_hex(4)}",
-            payload={"number": application.number, "state": application.state, "event": event})
-    if NOTIFIERS:
-        read = _read(session, Actor.system("services"), application, full=False)
-        for notifier in NOTIFIERS:
-            notifier(session, read, event)
 
 
 # --- ratings and statistics -----------------------------------------------------------------------
