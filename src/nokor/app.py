@@ -32,6 +32,8 @@ from nokor.db import make_engine, make_session_factory
 from nokor.exchange import api as exchange_api
 from nokor.exchange import views as exchange_views
 from nokor.exchange.gateway import GatewayMiddleware, Runtime
+from nokor.identity import api as identity_api
+from nokor.identity import views as identity_views
 from nokor.kit import i18n
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error, problem_responses
 from nokor.kit.i18n import gettext as _
@@ -43,6 +45,7 @@ from nokor.payments import govstack as payments_govstack
 from nokor.payments import views as payments_views
 from nokor.places import api as places_api
 from nokor.places import views as places_views
+from nokor.portal import views as portal_views
 from nokor.registries import api as registries_api
 from nokor.registries import govstack as registries_govstack
 from nokor.registries import views as registries_views
@@ -121,6 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    services_api.router, services_govstack.router, services_govstack.statistics_router,
                    services_views.router):
         app.include_router(router)
+    app.include_router(identity_api.router)
+    app.include_router(identity_views.router)
+    app.include_router(portal_views.router)
     return app
 
 
@@ -171,7 +177,8 @@ def problem_response(request: Request, problem: Problem) -> Response:
     if wants_html(request):
         if problem.status == 401:
             target = request.url.path + (("?" + request.url.query) if request.url.query else "")
-            return RedirectResponse("/login?next=" + quote(target, safe=""), status_code=303)
+            login = "/my/login" if problem.extensions.get("code") == "citizen_sign_in_required" else "/login"
+            return RedirectResponse(login + "?next=" + quote(target, safe=""), status_code=303)
         return render(
             request,
             "errors/error.html",

@@ -159,6 +159,18 @@ class Settings(BaseSettings):
                                              "officer's decision on the possible duplicate.")
     civil_demo_residents: int = Field(50000, ge=0, description="Synthetic residents `nokor demo load` adds to the "
                                       "register (0: none).")
+    identity_code_minutes: int = Field(5, description="How long a one-time sign-in code stays valid, in minutes.")
+    identity_code_attempts: int = Field(3, description="Wrong guesses one one-time code allows before it is spent.")
+    identity_codes_per_hour: int = Field(5, description="One-time codes sent to one person per hour, at most.")
+    identity_logins_per_minute: int = Field(10, description="Sign-in starts allowed from one client address per "
+                                            "minute.")
+    identity_max_failures: int = Field(5, description="Wrong codes in a row after which a citizen's sign-in is "
+                                       "locked.")
+    identity_lockout_minutes: int = Field(15, description="How long a citizen's sign-in stays locked.")
+    identity_session_minutes: int = Field(30, description="How long a citizen's session lasts.")
+    identity_token_minutes: int = Field(10, description="Lifetime of OIDC access and ID tokens, in minutes.")
+    identity_name_threshold: int = Field(85, ge=50, le=100, description="Default similarity (0-100) at which "
+                                         "a name given for verification matches the register, in any script.")
     log_level: str = Field("INFO", description="Lowest level written to the log.")
     log_json: bool = Field(True, description="Write logs as JSON lines (false: readable console lines).")
 

@@ -5,6 +5,7 @@ from nokor.audit import models as audit_models
 from nokor.civil import models as civil_models
 from nokor.db import Base
 from nokor.exchange import models as exchange_models
+from nokor.identity import models as identity_models
 from nokor.kit import outbox
 from nokor.messaging import models as messaging_models
 from nokor.payments import models as payments_models
@@ -15,6 +16,7 @@ from nokor.trust import models as trust_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "audit_models", "civil_models", "exchange_models", "messaging_models",
+__all__ = ["accounts_models", "audit_models", "civil_models", "exchange_models", "identity_models",
+           "messaging_models",
            "metadata", "outbox", "payments_models", "places_models", "registries_models", "services_models",
            "trust_models"]

@@ -60,6 +60,7 @@ from nokor.civil.service import (
     reject_event,
     request_correction,
     request_event_updates,
+    resident_for_authentication,
     resident_history,
     resolve_virtual_id,
     revoke_virtual_id,
@@ -134,4 +135,5 @@ __all__ = [
     "validate_nin",
     "verhoeff_digit",
     "verhoeff_valid",
+    "resident_for_authentication",
 ]

@@ -363,6 +363,29 @@ def resolve_virtual_id(session: Session, actor: Actor, *, number: str, purpose: 
     return _read(session, actor, _load_resident(session, vid.resident_id), purpose)
 
 
+def resident_for_authentication(session: Session, *, number: str | None = None,
+                                resident_id: uuid.UUID | None = None) -> ResidentRead | None:
+    """The living resident holding national ID number or unrevoked virtual ID ``number`` (or with the id
+    ``resident_id``), or None.
+
+    For the identity service only (sign-in, yes/no verification, e-KYC): it writes the person's access-log
+    entry itself, naming the agency, the purpose and the exact attributes compared or released.
+    """
+    resident: Resident | None = None
+    if resident_id is not None:
+        resident = session.get(Resident, resident_id)
+    elif number is not None:
+        number = number.strip().replace(" ", "")
+        resident = repository.resident_by_nin(session, number)
+        if resident is None and len(number) == 16:
+            vid = repository.virtual_id_by_number(session, number)
+            if vid is not None and vid.revoked_at is None:
+                resident = session.get(Resident, vid.resident_id)
+    if resident is None or resident.status != "alive":
+        return None
+    return ResidentRead.model_validate(resident)
+
+
 # --- life events ------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from nokor.kit.errors import Forbidden
 from nokor.kit.i18n import LazyString
 from nokor.kit.i18n import gettext as _
 
-ActorKind = Literal["officer", "client", "system", "public"]
+ActorKind = Literal["officer", "client", "system", "public", "citizen"]
 
 PERMISSIONS: dict[str, LazyString] = {}
 

@@ -127,7 +127,10 @@ class PlatformMiddleware:
                 state["started"] = True
                 status_holder["status"] = message["status"]
                 headers = list(message.get("headers", []))
-                headers.extend(self._security_headers(request_id, secure))
+                # A page may set its own, narrower-purpose CSP (e.g. a form that posts on to another site).
+                own_csp = any(name.lower() == b"content-security-policy" for name, _value in headers)
+                headers.extend(h for h in self._security_headers(request_id, secure)
+                               if not (own_csp and h[0] == b"content-security-policy"))
                 message["headers"] = headers
             await send(message)
 
