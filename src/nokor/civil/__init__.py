@@ -125,6 +125,7 @@ __all__ = [
     "reject_event",
     "request_correction",
     "request_event_updates",
+    "resident_for_authentication",
     "resident_history",
     "resolve_virtual_id",
     "revoke_virtual_id",
@@ -135,5 +136,4 @@ __all__ = [
     "validate_nin",
     "verhoeff_digit",
     "verhoeff_valid",
-    "resident_for_authentication",
 ]
