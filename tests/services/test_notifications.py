@@ -30,7 +30,7 @@ def test_each_step_is_told_by_portal_message_email_and_sms(
     messages = messaging.inbox_of(db, recipient="oidc|dara")
     assert [m.subject for m in messages] == [f"Antrag {draft.number}: Angaben benötigt",
                                              f"Antrag {draft.number} eingegangen"]
-    assert "Hausnummer?" in messages[0].body and messages[0].link == f"/portal/applications/{draft.number}"
+    assert "Hausnummer?" in messages[0].body and messages[0].link == f"/my/applications/{draft.number}"
     assert messaging.unread_messages(db, recipient="oidc|dara") == 2
     opened = messaging.read_inbox_message(db, recipient="oidc|dara", message_id=messages[0].id)
     assert opened.read_at is not None and messaging.unread_messages(db, recipient="oidc|dara") == 1

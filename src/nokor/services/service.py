@@ -435,12 +435,13 @@ def _missing_documents(session: Session, application: Application, version: Serv
 
 def _validated(session: Session, application: Application, version: ServiceVersion,
                values: Mapping[str, Any] | None) -> dict[str, Any]:
-    data = forms.require_valid(version.form_schema, values if values is not None else
-                               forms.as_form_values(application.data))
-    missing = _missing_documents(session, application, version)
-    if missing:
-        raise ValidationFailed(errors=[field_error(["documents", code], _("Attach this document."),
-                                                   "document_required") for code in missing])
+    data, errors = forms.parse_form(version.form_schema, values if values is not None else
+                                    forms.as_form_values(application.data))
+    problems = [field_error(["data", name], message, "invalid_field") for name, message in errors.items()]
+    problems += [field_error(["documents", code], _("Attach this document."), "document_required")
+                 for code in _missing_documents(session, application, version)]
+    if problems:
+        raise ValidationFailed(errors=problems)
     return data
 
 
@@ -697,14 +698,14 @@ def _notify(session: Session, application: Application, event: str) -> None:
     version = _version_of(session, application)
     locale = application.applicant_locale if application.applicant_locale in ("km", "en", "ar", "de") else "km"
     name = next((version.name[k] for k in (locale, "en", "km") if version.name.get(k)), "")
-    link = f"{_base_url()}/portal/applications/{application.number}"
+    link = f"{_base_url()}/my/applications/{application.number}"
     context = {"number": application.number, "service": name, "link": link,
                "due": application.due_at.date().isoformat() if application.due_at else "",
                "question": application.information_request or "", "reason": application.decision_reason or ""}
     messaging.notify_person(
         session, Actor.system("services"), template=NOTICES[event].name, context=context, locale=locale,
         recipient=application.applicant_subject, email=application.applicant_email,
-        phone=_phone(application.applicant_phone), link=f"/portal/applications/{application.number}",
+        phone=_phone(application.applicant_phone), link=f"/my/applications/{application.number}",
         about_type="services_application", about_id=application.number,
         idempotency_key=f"application-{event}:{application.id}:{len(repository.events_of(session, application.id))}")
     for notifier in NOTIFIERS:

@@ -1,0 +1,240 @@
+"""E-services end to end in headless Chromium against the real server (`nokor serve --with-worker`) and the
+sandbox bank (`nokor payments sandbox-bank`), over a fresh demo country.
+
+The counter: an officer applies for a person (a copy of a birth certificate, with an ID card upload), the fee
+is paid by KHQR in the sandbox bank, the officer takes the application, approves it and downloads the sealed
+copy; the applicant's e-mail is in the local mailbox. Registering a small business needs two officers (four
+eyes) and ends with a record in the SME registry and a sealed certificate. Screenshots go to var/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.browser.test_officer_journey import CHROMIUM, NOKOR, SCREENSHOTS, _free_port, _require_chromium
+
+pytestmark = pytest.mark.browser
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+class Site:
+    def __init__(self, base_url: str, bank_url: str, env: dict[str, str], folder: Path) -> None:
+        self.base_url, self.bank_url, self.env, self.folder = base_url, bank_url, env, folder
+
+    def python(self, code: str) -> str:
+        """Run a line of Python against the site's database (to look up a demo resident's number)."""
+        done = subprocess.run([str(NOKOR.with_name("python")), "-c", code], env=self.env, cwd=self.folder,
+                              capture_output=True, text=True, timeout=60, check=True)
+        return done.stdout.strip()
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"not ready in 60 s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    _require_chromium()
+    folder = tmp_path_factory.mktemp("services-site")
+    port, bank_port = _free_port(), _free_port()
+    base_url, bank_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bank_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOKOR_")}
+    env.update({"NOKOR_DATA_DIR": str(folder / "var"), "NOKOR_DATABASE_URL": f"sqlite:///{folder / 'var' / 'nokor.db'}",
+                "NOKOR_LOG_LEVEL": "WARNING", "NOKOR_BASE_URL": base_url, "NOKOR_WORKER_POLL_SECONDS": "0.5"})
+    for command in (["db", "upgrade"], ["demo", "load"]):
+        subprocess.run([str(NOKOR), *command], cwd=folder, env=env, check=True, capture_output=True, timeout=300)
+    log = (folder / "server.log").open("w")
+    server = subprocess.Popen([str(NOKOR), "serve", "--host", "127.0.0.1", "--port", str(port), "--with-worker"],
+                              cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    bank_log = (folder / "bank.log").open("w")
+    bank = subprocess.Popen([str(NOKOR), "payments", "sandbox-bank", "--port", str(bank_port), "--chaos", "0",
+                             "--callback-url", f"{base_url}/api/v1/payments/callbacks/sandbox"],
+                            cwd=folder, env=env, stdout=bank_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        _wait(f"{base_url}/health/ready", server, folder / "server.log")
+        _wait(f"{bank_url}/health", bank, folder / "bank.log")
+        yield Site(base_url, bank_url, env, folder)
+    finally:
+        for process in (server, bank):
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+        bank_log.close()
+
+
+@pytest.fixture
+def browser(site: Site) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def new_page(browser: Any, site: Site, *, phone: bool = False) -> Any:
+    viewport = {"width": 360, "height": 740} if phone else {"width": 1280, "height": 900}
+    context = browser.new_context(base_url=site.base_url, locale="en-US", viewport=viewport, accept_downloads=True)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto("/language/en?next=/login")
+    return page
+
+
+def shoot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SCREENSHOTS / f"services-{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, username: str, password: str) -> None:
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def pay_in_sandbox_bank(browser: Any, site: Site, bill: str) -> None:
+    """The payer's bank app: the KHQR payload from the bill page, paid in the sandbox bank; Nokor hears back."""
+    payer = browser.new_context(base_url=site.base_url, locale="en-US")
+    page = payer.new_page()
+    page.goto(f"/pay/{bill}")
+    page.locator("details summary").first.click()
+    payload = page.locator("details p.break").first.inner_text().strip()
+    page.goto(f"{site.bank_url}/")
+    page.fill("textarea[name=qr]", payload)
+    page.select_option("select[name=behaviour]", "normal")
+    page.locator("button[type=submit]").click()
+    page.wait_for_selector("text=Nokor is being called back")
+    deadline = time.monotonic() + 30
+    while "notice--success" not in httpx.get(f"{site.base_url}/pay/{bill}/status", timeout=5).text:
+        assert time.monotonic() < deadline, "the sandbox bank's callback never paid the bill"
+        time.sleep(0.5)
+    payer.close()
+
+
+def test_counter_birth_certificate_copy_paid_by_khqr_decided_and_downloaded(browser: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    nin = site.python(
+        "from nokor.db import cli_session_scope\nfrom nokor import civil\nfrom nokor.kit.actor import Actor\n"
+        "with cli_session_scope() as s:\n"
+        "    r = civil.search_residents(s, Actor.system('t'), purpose='test', name='Dara Chan')\n"
+        "    print(next(x.nin for x in r if x.nin))")
+    assert re.fullmatch(r"\d{9,12}", nin), nin
+    page = new_page(browser, site, phone=True)
+    sign_in(page, "counter.pnh", "Royal-Palace-2026-demo")
+    page.goto("/admin/services/counter/birth-certificate-copy")
+    page.fill("input[name='applicant.name']", "Sok Sreyneang")
+    page.fill("input[name='applicant.national_id']", nin)
+    page.fill("input[name='applicant.email']", "sreyneang@example.org")
+    page.fill("input[name=national_id]", "12")  # a mistake first: the message is beside the field
+    page.locator("label:has-text(\"My child's\")").click()
+    page.locator("button[value=submit]").click()
+    expect(page.locator("#error-national_id")).to_contain_text("9 to 12 digits")
+    expect(page.locator("#error-documents-id_card")).to_be_visible()
+    expect(page.locator("input[name='applicant.national_id']")).to_have_count(0)  # the draft keeps the applicant
+    shoot(page, "counter-1-errors-phone")
+    page.fill("input[name=national_id]", nin)
+    page.set_input_files("input[name='document.id_card']", files=[
+        {"name": "id-card.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.locator("button[value=submit]").click()
+    page.wait_for_url(re.compile(r"/admin/services/applications/E\d+$"))
+    number = page.url.rsplit("/", 1)[1]
+    expect(page.locator("main")).to_contain_text("At a counter")
+    bill = re.search(r"\((\d{13})\)", page.locator("main").inner_text())
+    assert bill, "the application has a bill for its fee"
+    shoot(page, "counter-2-submitted")
+
+    page.locator("button:has-text('Take it for review')").click()
+    page.fill("form[action$='/approve'] input[name=reason]", "Mother of the child, ID card seen.")
+    page.locator("form[action$='/approve'] button").click()
+    expect(page.locator(".notice--error")).to_contain_text("fee has not been paid")
+    pay_in_sandbox_bank(browser, site, bill.group(1))
+    page.fill("form[action$='/approve'] input[name=reason]", "Mother of the child, ID card seen.")
+    page.locator("form[action$='/approve'] button").click()
+    expect(page.locator("main")).to_contain_text("Completed")
+    with page.expect_download() as download_info:
+        page.locator("a:has-text('Download the signed result')").click()
+    pdf = Path(download_info.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF") and b"/ByteRange" in pdf
+    shoot(page, "counter-3-completed")
+
+    deadline = time.monotonic() + 30
+    mailbox = ""
+    while number not in mailbox or mailbox.count(number) < 2:
+        assert time.monotonic() < deadline, "the applicant's e-mails never reached the mailbox"
+        mailbox = httpx.get(f"{site.base_url}/messaging/mailbox", params={"to": "sreyneang@example.org"},
+                            headers={"accept": "text/html"}).text
+        time.sleep(0.5)
+
+
+def test_sme_registration_needs_two_officers_and_lands_in_the_registry(browser: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    page = new_page(browser, site)
+    sign_in(page, "reviewer.mef", "Kampot-Pepper-2026-demo")
+    page.goto("/admin/services/counter/sme-registration")
+    page.fill("input[name='applicant.name']", "Keo Sopheap")
+    page.fill("input[name='applicant.national_id']", "123456789")
+    page.fill("input[name=business_name]", "Kampot Pepper Garden")
+    page.select_option("select[name=sector]", "agriculture")
+    page.select_option("select[name=province_code]", "07")
+    page.fill("input[name=employees]", "4")
+    page.fill("input[name=owner_national_id]", "123456789")
+    page.locator("input[name=women_owned]").check()
+    page.locator("button[value=submit]").click()
+    page.wait_for_url(re.compile(r"/admin/services/applications/E\d+$"))
+    number = page.url.rsplit("/", 1)[1]
+    page.locator("button:has-text('Take it for review')").click()
+    page.fill("form[action$='/approve'] input[name=reason]", "All details complete.")
+    page.locator("form[action$='/approve'] button").click()
+    expect(page.locator("main")).to_contain_text("First approval")
+    shoot(page, "sme-1-first-approval")
+
+    chief = new_page(browser, site)
+    sign_in(chief, "chief.mef", "Trakai-Castle-2026-demo")
+    chief.goto("/admin/services?view=second_approval")
+    chief.locator(f"a:has-text('{number}')").click()
+    chief.fill("form[action$='/approve'] input[name=reason]", "Agreed.")
+    chief.locator("form[action$='/approve'] button:has-text('Give the second approval')").click()
+    expect(chief.locator("main")).to_contain_text("Completed")
+    registration = re.search(r"Registration number: (\d{8})", chief.locator("main").inner_text())
+    assert registration
+    with chief.expect_download() as download_info:
+        chief.locator("a:has-text('Download the signed result')").click()
+    assert Path(download_info.value.path()).read_bytes().startswith(b"%PDF")
+    shoot(chief, "sme-2-completed")
+    found = site.python(
+        "from nokor.db import cli_session_scope\nfrom nokor import registries\nfrom nokor.kit.actor import Actor\n"
+        "with cli_session_scope() as s:\n"
+        f"    print(registries.find_record(s, Actor.system('t'), name='sme', "
+        f"query={{'registration_number': '{registration.group(1)}'}}).data['name'])")
+    assert found == "Kampot Pepper Garden"
