@@ -26,7 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "services.json"
-SUBMITS, QUEUE_ROWS, QUEUE_PAGES, NOTICES = (int(x) for x in os.environ.get("BENCH_SERVICES_COUNTS", "300,100000,200,1000").split(","))
+COUNTS = os.environ.get("BENCH_SERVICES_COUNTS", "300,100000,200,1000")  # submits, rows, pages, notices
+SUBMITS, QUEUE_ROWS, QUEUE_PAGES, NOTICES = (int(x) for x in COUNTS.split(","))
 
 
 def _p95(values: list[float]) -> float:

@@ -50,6 +50,7 @@ from nokor.registries import api as registries_api
 from nokor.registries import govstack as registries_govstack
 from nokor.registries import views as registries_views
 from nokor.services import api as services_api
+from nokor.services import citizen_views as services_citizen_views
 from nokor.services import govstack as services_govstack
 from nokor.services import views as services_views
 from nokor.trust import api as trust_api
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messaging_govstack.router)
     for router in (exchange_api.router, exchange_api.rooms, exchange_views.router,
                    services_api.router, services_govstack.router, services_govstack.statistics_router,
-                   services_views.router):
+                   services_citizen_views.router, services_views.router):
         app.include_router(router)
     app.include_router(identity_api.router)
     app.include_router(identity_views.router)

@@ -150,12 +150,6 @@ async def attach_uploads(request: Request, session: Session, party: Actor | Appl
 # --- public pages -----------------------------------------------------------------------------------
 
 
-@router.get("/services")
-def catalogue(request: Request, session: DbSession, q: str = "") -> Response:
-    found = service.list_services(session, query=q)
-    return render(request, "services/catalogue.html", {"services": found, "q": q, **common()})
-
-
 @router.get("/services/statistics")
 def statistics_page(request: Request, session: DbSession) -> Response:
     return render(request, "services/statistics.html", {"rows": service.service_statistics(session), **common()})
@@ -174,13 +168,6 @@ def service_page(request: Request, session: DbSession, code: str) -> Response:
 def consultations_page(request: Request, session: DbSession) -> Response:
     return render(request, "services/consultations.html", {"consultations": service.list_consultations(session),
                                                            **common()})
-
-
-@router.get("/consultations/{consultation_id}")
-def consultation_page(request: Request, session: DbSession, consultation_id: uuid.UUID) -> Response:
-    return render(request, "services/consultation.html", {
-        "consultation": service.get_consultation(session, consultation_id=consultation_id), "errors": {},
-        "values": {}, **common()})
 
 
 # --- officers: queue and review ---------------------------------------------------------------------
