@@ -23,6 +23,9 @@ from nokor.config import Settings
 from nokor.db import Base, make_engine, make_session_factory
 from nokor.kit.actor import Actor
 
+# `nokor demo load` adds 50,000 synthetic residents by default; the tests that need some ask for them.
+os.environ.setdefault("NOKOR_CIVIL_DEMO_RESIDENTS", "0")
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "Correct-Horse-Battery-42"
 

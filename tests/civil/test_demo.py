@@ -27,3 +27,14 @@ def test_demo_adds_officers_births_and_a_death_once(db: Session) -> None:
     assert {"registrar.pnh", "supervisor.pnh"} <= set(officers)
     assert civil.load_demo(db) == []
     assert len(civil.list_events(db, READER)) == 4
+
+
+def test_demo_adds_a_synthetic_population_of_the_configured_size_once(db: Session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NOKOR_CIVIL_DEMO_RESIDENTS", "150")
+    accounts.load_demo(db)
+    lines = civil.load_demo(db)
+    assert any("synthetic residents" in line for line in lines)
+    assert civil.count_residents(db, READER) >= 150
+    families = civil.search_residents(db, READER, purpose="test", name="Sok")
+    assert families and all(r.nin for r in families if r.status == "alive")
+    assert not any("synthetic" in line for line in civil.load_demo(db))

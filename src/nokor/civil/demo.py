@@ -1,5 +1,6 @@
 """The demo country's civil register: a registrar and a supervisor in Phnom Penh, a few parents, three
-registered births and one registered death, in real villages when the places are loaded."""
+registered births and one registered death, in real villages when the places are loaded; then a
+synthetic population in families (``NOKOR_CIVIL_DEMO_RESIDENTS``, 50,000 by default, 0 for none)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from nokor import accounts, places
 from nokor.civil import service
-from nokor.civil.schemas import EventCreate, PersonDetails, ResidentCreate, ResidentRead
+from nokor.civil.schemas import CivilRules, EventCreate, PersonDetails, ResidentCreate, ResidentRead
+from nokor.config import get_settings
 from nokor.kit.actor import Actor
 
 ROLES: list[tuple[str, dict[str, str], list[str]]] = [
@@ -79,12 +81,24 @@ def _officers(session: Session, actor: Actor) -> list[str]:
     return lines
 
 
+def _population(session: Session, actor: Actor) -> list[str]:
+    """The synthetic population (``NOKOR_CIVIL_DEMO_RESIDENTS``, 50,000 by default), added once."""
+    settings = get_settings()
+    wanted = settings.civil_demo_residents
+    if wanted <= 0 or not places.village_codes(session) or service.count_residents(session, actor) >= wanted:
+        return []
+    done = service.generate_population(session, actor, residents=wanted, rules=CivilRules.from_settings(settings))
+    return [f"civil register: {done.residents} synthetic residents in {done.households} households, "
+            f"{done.events} registered events"]
+
+
 def load_demo(session: Session) -> list[str]:
-    """Create the civil officers and, when the register is empty, a few residents, births and a death."""
+    """Create the civil officers and, when the register is empty, a few residents, births and a death,
+    then a synthetic population of ``NOKOR_CIVIL_DEMO_RESIDENTS`` residents in families."""
     actor = Actor.system("demo")
     lines = _officers(session, actor)
     if service.count_events(session, actor):
-        return lines
+        return lines + _population(session, actor)
     today = date.today()
     adults: dict[str, ResidentRead] = {}
     for key, (given, family, given_latin, family_latin, sex, born, village) in ADULTS.items():
@@ -102,4 +116,4 @@ def load_demo(session: Session) -> list[str]:
     _registered(session, actor, EventCreate(kind="death", occurred_on=today - timedelta(days=days_ago),
                                             subject_id=adults[who].id, place_code=adults[who].address_code))
     lines.append(f"civil register: {len(ADULTS)} residents, {len(BIRTHS)} registered births and 1 registered death")
-    return lines
+    return lines + _population(session, actor)

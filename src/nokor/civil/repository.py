@@ -53,6 +53,10 @@ def events(session: Session, *, state: str | None, subject_id: uuid.UUID | None,
     return session.scalars(stmt.order_by(LifeEvent.created_at.desc()).limit(limit)).all()
 
 
+def count_residents(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Resident)) or 0)
+
+
 def count_events_by_state(session: Session) -> dict[str, int]:
     rows = session.execute(select(LifeEvent.state, func.count()).group_by(LifeEvent.state))
     return {state: int(count) for state, count in rows}

@@ -669,6 +669,12 @@ def list_events(session: Session, actor: Actor, *, state: str | None = None, sub
                                                                    limit=min(limit, 500))]
 
 
+def count_residents(session: Session, actor: Actor) -> int:
+    """How many residents the register holds (any status)."""
+    actor.require(CIVIL_READ)
+    return repository.count_residents(session)
+
+
 def count_events(session: Session, actor: Actor) -> dict[str, int]:
     """How many life events wait in each state."""
     actor.require(CIVIL_READ)
