@@ -8,14 +8,14 @@ COPY; on SQLite it uses executemany. One audit entry records the whole import.
 from __future__ import annotations
 
 import csv
-import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import IO, Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from psycopg.types.json import Json
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from nokor.civil import matching
@@ -34,7 +34,7 @@ SEXES = ("F", "M", "X")
 RESIDENT_COLUMNS = ("id", "nin", "given_name", "family_name", "given_name_latin", "family_name_latin", "sex",
                     "birth_date", "birth_date_precision", "birth_place_code", "nationality", "address_code",
                     "address_text", "mother_id", "father_id", "spouse_id", "household_id", "status", "death_date",
-                    "mother_name", "father_name", "name_key", "version", "created_at", "updated_at")
+                    "mother_name", "father_name", "name_key", "search_name", "version", "created_at", "updated_at")
 VERSION_COLUMNS = ("id", "resident_id", "version", "action", "actor_id", "actor_name", "reason", "event_id",
                    "before", "after", "at")
 NUMBER_COLUMNS = ("number", "resident_id", "issued_at")
@@ -163,26 +163,6 @@ def read_csv(stream: IO[str], *, villages: set[str] | None, today: date) -> Iter
             father_name=row.get("father_name") or None), [], row
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def _copy_text(value: Any) -> str:
-    """A value in COPY's text format: backslash escapes, and \\N for null."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, dict):
-        text = _JSON.encode(value)
-    elif isinstance(value, bool):
-        text = "t" if value else "f"
-    elif isinstance(value, datetime | date):
-        text = value.isoformat()
-    else:
-        text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
-
-
 def _json_value(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -237,13 +217,23 @@ class ResidentWriter:
         while len(numbers) < count:
             fresh = {nin_rules.generate_nin(self.nin_length) for _ in range(count - len(numbers))}
             fresh -= self.numbers_seen
-            if fresh:
-                taken = set(self.session.scalars(select(IssuedNumber.number).where(
-                    IssuedNumber.number.in_(sorted(fresh)))))
-                fresh -= taken
+            fresh -= self._taken(sorted(fresh))
             numbers.extend(fresh)
             self.numbers_seen |= fresh
         return numbers
+
+    def _taken(self, numbers: list[str]) -> set[str]:
+        """Which of ``numbers`` the number registry already holds (one array query on PostgreSQL)."""
+        if not numbers:
+            return set()
+        if self.postgres:
+            return set(self.session.scalars(text("SELECT number FROM civil_issued_number WHERE number = ANY(:numbers)"),
+                                            {"numbers": numbers}))
+        taken: set[str] = set()
+        for start in range(0, len(numbers), 500):
+            taken |= set(self.session.scalars(select(IssuedNumber.number).where(
+                IssuedNumber.number.in_(numbers[start:start + 500]))))
+        return taken
 
     def flush(self) -> None:
         """Write what is queued."""
@@ -263,7 +253,9 @@ class ResidentWriter:
             resident_rows.append((r.id, number, r.given_name, r.family_name, r.given_name_latin, r.family_name_latin,
                                   r.sex, r.birth_date, r.birth_date_precision, r.birth_place_code, r.nationality,
                                   r.address_code, None, r.mother_id, r.father_id, r.spouse_id, r.household_id,
-                                  status, r.death_date, r.mother_name, r.father_name, key, 1, now, now))
+                                  status, r.death_date, r.mother_name, r.father_name, key,
+                                  matching.search_text(r.given_name, r.family_name, r.given_name_latin,
+                                                       r.family_name_latin), 1, now, now))
             after = {name: _json_value(value) for name, value in zip(RESIDENT_COLUMNS, resident_rows[-1], strict=False)
                      if name in HISTORY_FIELDS}
             version_rows.append((new_id(), r.id, 1, "import", self.actor.id, actor_name, self.reason, None, None,
@@ -295,11 +287,12 @@ class ResidentWriter:
         if not rows:
             return
         if self.postgres:
-            lines = "".join("\t".join(_copy_text(v) for v in row) + "\n" for row in rows)
+            # psycopg's C writer formats the rows; JSON columns go as jsonb/json text.
             connection = self.session.connection().connection.driver_connection
             with connection.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
                     f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-                copy.write(lines)
+                for row in rows:
+                    copy.write_row([Json(v) if isinstance(v, dict) else v for v in row])
         else:
             self.session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 

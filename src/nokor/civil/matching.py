@@ -59,6 +59,17 @@ def skeleton(text: str) -> str:
     return " ".join(words)
 
 
+def search_text(*names: str) -> str:
+    """The words of every form of a person's names, folded, each after a space: what name search matches
+    with ``LIKE '% word%'`` (a trigram index makes that fast on PostgreSQL)."""
+    words: list[str] = []
+    for name in names:
+        for word in fold(name).split():
+            if word not in words:
+                words.append(word)
+    return "".join(f" {w}" for w in words)[:400]
+
+
 @lru_cache(maxsize=65536)
 def vowel_class(text: str) -> str:
     """The folded name with digraphs simplified, every vowel written ``a`` and doubles collapsed."""

@@ -34,6 +34,8 @@ class Resident(Base):
         Index("ix_civil_resident_search", "family_name_latin", "given_name_latin"),
         Index("ix_civil_resident_birth", "birth_date", "birth_place_code"),
         Index("ix_civil_resident_name_key", "name_key", "birth_date"),
+        Index("ix_civil_resident_search_name", "search_name", postgresql_using="gin",
+              postgresql_ops={"search_name": "gin_trgm_ops"}),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -60,6 +62,7 @@ class Resident(Base):
     mother_name: Mapped[str | None] = mapped_column(String(400))
     father_name: Mapped[str | None] = mapped_column(String(400))
     name_key: Mapped[str | None] = mapped_column(String(16))
+    search_name: Mapped[str | None] = mapped_column(String(400))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

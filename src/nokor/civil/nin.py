@@ -110,7 +110,7 @@ def is_valid_nin(number: str, length: int = DEFAULT_LENGTH) -> bool:
 
 def _random_number(length: int) -> str:
     while True:
-        body = str(secrets.choice("23456789")) + "".join(secrets.choice("0123456789") for _ in range(length - 2))
+        body = secrets.choice("23456789") + f"{secrets.randbelow(10 ** (length - 2)):0{length - 2}d}"
         number = body + verhoeff_digit(body)
         if not _shape_reasons(number):
             return number

@@ -31,9 +31,7 @@ def search_residents(session: Session, *, latin: str | None, birth_date: date | 
     stmt = select(Resident)
     if latin:
         for word in latin.split():
-            pattern = f"%{word}%"
-            stmt = stmt.where(func.lower(Resident.given_name_latin).like(pattern)
-                              | func.lower(Resident.family_name_latin).like(pattern))
+            stmt = stmt.where(Resident.search_name.like(f"% {word}%"))
     if birth_date:
         stmt = stmt.where(Resident.birth_date == birth_date)
     return session.scalars(stmt.order_by(Resident.family_name_latin, Resident.given_name_latin).limit(limit)).all()

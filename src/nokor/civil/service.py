@@ -198,6 +198,8 @@ def _new_resident(session: Session, details: PersonDetails, *, birth_date: date,
         status="alive", version=1,
     )
     resident.name_key = matching.block_key(resident.given_name_latin, resident.family_name_latin)
+    resident.search_name = matching.search_text(resident.given_name, resident.family_name, resident.given_name_latin,
+                                                resident.family_name_latin)
     if details.mother_id is not None:
         mother = session.get(Resident, details.mother_id)
         resident.household_id = mother.household_id if mother else None
@@ -260,7 +262,7 @@ def search_residents(session: Session, actor: Actor, *, purpose: str, name: str 
     if nin and nin.strip():
         found = repository.resident_by_nin(session, nin.strip())
         return [_read(session, actor, found, purpose)] if found else []
-    latin = latin_form(name).lower() if name and name.strip() else None
+    latin = matching.fold(name) if name and name.strip() else None
     if not latin and birth_date is None:
         raise _fail("name", _("Give a national ID number, a name or a date of birth."), "search_empty")
     found_rows = repository.search_residents(session, latin=latin, birth_date=birth_date, limit=min(limit, 200))
@@ -614,6 +616,8 @@ def _apply(session: Session, actor: Actor, event: LifeEvent, rules: CivilRules) 
             subject.family_name = details["new_family_name"]
             subject.family_name_latin = details.get("new_family_name_latin") or latin_form(details["new_family_name"])
         subject.name_key = matching.block_key(subject.given_name_latin, subject.family_name_latin)
+        subject.search_name = matching.search_text(subject.given_name, subject.family_name, subject.given_name_latin,
+                                                   subject.family_name_latin)
     for person, before in changed:
         _keep_history(session, actor, person, action=f"{event.kind}.register", before=before, reason=reason,
                       event_id=event.id)
@@ -1024,6 +1028,8 @@ def approve_correction(session: Session, actor: Actor, *, correction_id: uuid.UU
     if "family_name" in correction.changes and "family_name_latin" not in correction.changes:
         resident.family_name_latin = latin_form(resident.family_name)
     resident.name_key = matching.block_key(resident.given_name_latin, resident.family_name_latin)
+    resident.search_name = matching.search_text(resident.given_name, resident.family_name, resident.given_name_latin,
+                                                resident.family_name_latin)
     correction.state, correction.decided_by, correction.decided_at = "approved", actor.id, utcnow()
     _keep_history(session, actor, resident, action="correction", before=before,
                   reason=f"{correction.reason} — {correction.evidence}")
