@@ -1,7 +1,7 @@
 """civil name search: the folded words of every form of a resident's names, with a trigram index
 
 Revision ID: 3d0be8b5319a
-Revises: f0b5e245b431
+Revises: 14cce7f92e7a
 Create Date: 2026-12-02 09:38:29.512255+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '3d0be8b5319a'
-down_revision: str | Sequence[str] | None = 'f0b5e245b431'
+down_revision: str | Sequence[str] | None = '14cce7f92e7a'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
