@@ -238,3 +238,162 @@ def test_sme_registration_needs_two_officers_and_lands_in_the_registry(browser: 
         f"    print(registries.find_record(s, Actor.system('t'), name='sme', "
         f"query={{'registration_number': '{registration.group(1)}'}}).data['name'])")
     assert found == "Kampot Pepper Garden"
+
+
+def _resident_with_contact(site: Site, name: str, email: str) -> str:
+    """A demo resident's national ID number, after a registrar recorded their e-mail address."""
+    return site.python(
+        "from nokor.db import cli_session_scope\nfrom nokor import civil\nfrom nokor.kit.actor import Actor\n"
+        "with cli_session_scope() as s:\n"
+        f"    found = civil.search_residents(s, Actor.system('t'), purpose='test', name={name!r})\n"
+        "    r = next(x for x in found if x.nin)\n"
+        f"    civil.update_contact(s, Actor.system('t'), resident_id=r.id, data=civil.ContactDetails("
+        f"email={email!r}), reason='test')\n"
+        "    print(r.nin)")
+
+
+def _mailbox(site: Site, email: str) -> str:
+    return httpx.get(f"{site.base_url}/messaging/mailbox", params={"to": email},
+                     headers={"accept": "text/html", "accept-language": "en"}).text
+
+
+def citizen_sign_in(browser: Any, site: Site, nin: str, email: str) -> Any:
+    """A resident signs in with their national ID number and the one-time code sent to their e-mail."""
+    page = new_page(browser, site, phone=True)
+    page.goto("/my/login?next=/services")
+    page.fill("input[name=identifier]", nin)
+    page.locator("label[for=channel-email]").click()
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_selector("input[name=code]")
+    codes = re.findall(r"\b(\d{6})\b", _mailbox(site, email))
+    assert codes, "no sign-in code reached the mailbox"
+    page.fill("input[name=code]", codes[0])
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/services$"))
+    return page
+
+
+def officer_decides(browser: Any, site: Site, number: str, username: str, password: str) -> None:
+    from playwright.sync_api import expect
+
+    officer = new_page(browser, site)
+    sign_in(officer, username, password)
+    officer.goto(f"/admin/services/applications/{number}")
+    officer.locator("button:has-text('Take it for review')").click()
+    officer.fill("form[action$='/approve'] input[name=reason]", "Checked against the register.")
+    officer.locator("form[action$='/approve'] button").click()
+    expect(officer.locator("main")).to_contain_text("Completed")
+    officer.context.close()
+
+
+def _wait_for_mail(site: Site, email: str, *needles: str) -> None:
+    deadline = time.monotonic() + 30
+    while not all(n in _mailbox(site, email) for n in needles):
+        assert time.monotonic() < deadline, f"the e-mails {needles} never reached {email}"
+        time.sleep(0.5)
+
+
+def test_a_citizen_gets_a_birth_certificate_copy_paid_by_khqr(browser: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    email = "sreyneang@example.org"
+    nin = _resident_with_contact(site, "Sreyneang Sok", email)
+    child = site.python(
+        "from nokor.db import cli_session_scope\nfrom nokor import civil\nfrom nokor.kit.actor import Actor\n"
+        "with cli_session_scope() as s:\n"
+        "    print(next(x.nin for x in civil.search_residents(s, Actor.system('t'), purpose='t', name='Dara Chan')"
+        " if x.nin))")
+    page = citizen_sign_in(browser, site, nin, email)
+    page.fill("input[name=q]", "birth")
+    page.locator("form.search button").click()
+    page.locator("a:has-text('Copy of a birth certificate')").click()
+    page.locator("a:has-text('Apply online')").click()
+    page.fill("input[name=national_id]", child)
+    page.locator("label:has-text(\"My child's\")").click()
+    page.set_input_files("input[name='document.id_card']", files=[
+        {"name": "id-card.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.locator("button[value=submit]").click()
+    page.wait_for_url(re.compile(r"/my/applications/E\d+$"))
+    number = page.url.rsplit("/", 1)[1]
+    shoot(page, "citizen-birth-1-submitted-phone")
+    bill = page.locator("a:has-text('Pay the fee by KHQR')").get_attribute("href")
+    assert bill and bill.startswith("/pay/")
+    pay_in_sandbox_bank(browser, site, bill.removeprefix("/pay/"))
+    officer_decides(browser, site, number, "counter.pnh", "Royal-Palace-2026-demo")
+    page.reload()
+    expect(page.locator("main")).to_contain_text("Completed")
+    with page.expect_download() as download_info:
+        page.locator("a:has-text('Download the signed result')").click()
+    pdf = Path(download_info.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF") and b"/ByteRange" in pdf
+    shoot(page, "citizen-birth-2-completed-phone")
+    _wait_for_mail(site, email, f"{number}", "approved")
+
+
+def test_a_citizen_registers_a_small_business(browser: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    email = "sopheap@example.org"
+    nin = _resident_with_contact(site, "Sopheap Keo", email)
+    page = citizen_sign_in(browser, site, nin, email)
+    page.goto("/services/sme-registration/apply")
+    page.fill("input[name=business_name]", "Riverside Silk Weaving")
+    page.select_option("select[name=sector]", "handicrafts")
+    page.select_option("select[name=province_code]", "12")
+    page.fill("input[name=employees]", "6")
+    page.fill("input[name=owner_national_id]", nin)
+    page.locator("button[value=submit]").click()
+    page.wait_for_url(re.compile(r"/my/applications/E\d+$"))
+    number = page.url.rsplit("/", 1)[1]
+    first = new_page(browser, site)
+    sign_in(first, "reviewer.mef", "Kampot-Pepper-2026-demo")
+    first.goto(f"/admin/services/applications/{number}")
+    first.locator("button:has-text('Take it for review')").click()
+    first.fill("form[action$='/approve'] input[name=reason]", "Complete.")
+    first.locator("form[action$='/approve'] button").click()
+    expect(first.locator("main")).to_contain_text("First approval")
+    first.context.close()
+    second = new_page(browser, site)
+    sign_in(second, "chief.mef", "Trakai-Castle-2026-demo")
+    second.goto(f"/admin/services/applications/{number}")
+    second.fill("form[action$='/approve'] input[name=reason]", "Agreed.")
+    second.locator("form[action$='/approve'] button").click()
+    expect(second.locator("main")).to_contain_text("Completed")
+    second.context.close()
+    page.reload()
+    expect(page.locator("main")).to_contain_text("Registration number")
+    with page.expect_download() as download_info:
+        page.locator("a:has-text('Download the signed result')").click()
+    assert Path(download_info.value.path()).read_bytes().startswith(b"%PDF")
+    _wait_for_mail(site, email, number, "approved")
+
+
+def test_a_citizen_reports_a_change_of_address_for_the_registrars(browser: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    email = "chantha@example.org"
+    nin = _resident_with_contact(site, "Chantha Heng", email)
+    page = citizen_sign_in(browser, site, nin, email)
+    page.goto("/services/change-of-address/apply")
+    expect(page.locator("input[name=national_id]")).to_have_value(nin)
+    for level, code in (("province", "12"), ("district", "1201"), ("commune", "120101"), ("village", "12010101")):
+        select = page.locator(f"select[name='new_address_code.{level}']")
+        if select.count() == 0:  # without the htmx swap, the picker's own button opens the next level
+            page.locator("button[name='new_address_code.step']").click()
+        page.locator(f"select[name='new_address_code.{level}']").select_option(code)
+    page.fill("textarea[name=new_address_text], input[name=new_address_text]", "House 3, Street 21")
+    page.fill("input[name=moved_on]", "2026-11-01")
+    page.locator("button[value=submit]").click()
+    page.wait_for_url(re.compile(r"/my/applications/E\d+$"))
+    number = page.url.rsplit("/", 1)[1]
+    officer_decides(browser, site, number, "counter.pnh", "Royal-Palace-2026-demo")
+    page.reload()
+    expect(page.locator("main")).to_contain_text("civil registrars")
+    shoot(page, "citizen-address-completed-phone")
+    event = site.python(
+        "from nokor.db import cli_session_scope\nfrom nokor import civil\nfrom nokor.kit.actor import Actor\n"
+        "with cli_session_scope() as s:\n"
+        "    print([e.state for e in civil.list_events(s, Actor.system('t'), state='declared') "
+        "if e.kind == 'change_of_address'])")
+    assert "declared" in event
+    _wait_for_mail(site, email, number, "approved")
