@@ -285,6 +285,18 @@ def _peer_certificate(scope: Scope) -> bytes | None:
     return x509.load_pem_x509_certificate(str(first).encode()).public_bytes(serialization.Encoding.DER)
 
 
+def _is_peer(response: httpx.Response, identity: str) -> bool:
+    """Whether the TLS certificate the other gateway showed names the gateway we trust for its instance
+    (its chain to the peer's root was checked by the TLS handshake)."""
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if not der:
+        return False
+    names = x509.load_der_x509_certificate(der).subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return bool(names) and str(names[0].value) == identity
+
+
 def _api_key(headers: dict[bytes, bytes]) -> str | None:
     value = headers.get(b"authorization")
     if not value:
@@ -654,6 +666,9 @@ class GatewayMiddleware:
         except httpx.HTTPError as exc:
             raise ExchangeError("Server.ClientProxy.NetworkError",
                                 f"{instance}'s gateway could not be reached ({type(exc).__name__}).") from exc
+        if peer.gateway_url.startswith("https://") and not _is_peer(response, peer.server_identity):
+            raise ExchangeError("Server.ClientProxy.NetworkError",
+                                f"The gateway answering for {instance} is not {peer.server_identity}.")
         back = _returned(list(response.headers.raw))
         if not any(k.lower() == b"x-road-id" for k, _v in back):
             back.append((b"x-road-id", message_id.encode()))
