@@ -78,7 +78,7 @@ def _member_by_identifier(session: Session, identifier: str) -> Member | None:
 
 def create_member(session: Session, actor: Actor, *, data: MemberCreate, instance: str) -> MemberRead:
     """Register an organisation as a member of the exchange (of this instance unless another is named)."""
-    actor.require_everywhere(EXCHANGE_MANAGE)
+    actor.require(EXCHANGE_MANAGE)
     chosen = data.instance or instance
     if _member_by_identifier(session, f"{chosen}/{data.member_class}/{data.member_code}") is not None:
         raise _fail("member_code", _("This member exists already."), "member_exists")
@@ -100,7 +100,7 @@ def list_members(session: Session) -> list[MemberRead]:
 
 def create_subsystem(session: Session, actor: Actor, *, data: SubsystemCreate) -> SubsystemRead:
     """Add a subsystem (an information system) or a publish/subscribe room to a member."""
-    actor.require_everywhere(EXCHANGE_MANAGE)
+    actor.require(EXCHANGE_MANAGE)
     member = _member_by_identifier(session, data.member)
     if member is None:
         raise _fail("member", _("There is no member %(member)s.", member=data.member), "unknown_member")
@@ -174,7 +174,7 @@ def publish_service(session: Session, actor: Actor, *, data: ServiceCreate) -> S
 
     Nobody may call it until access rights are granted.
     """
-    actor.require_everywhere(EXCHANGE_MANAGE)
+    actor.require(EXCHANGE_MANAGE)
     subsystem = session.scalar(select(Subsystem).where(Subsystem.identifier == data.subsystem))
     if subsystem is None:
         raise _fail("subsystem", _("There is no subsystem %(subsystem)s.", subsystem=data.subsystem),
@@ -218,7 +218,7 @@ def _endpoints_of(openapi: dict[str, Any] | None) -> list[dict[str, str]]:
 
 def set_service_enabled(session: Session, actor: Actor, *, service: str, enabled: bool) -> ServiceRead:
     """Take a service out of use (callers get ``Server.ServerProxy.ServiceDisabled``) or back in."""
-    actor.require_everywhere(EXCHANGE_MANAGE)
+    actor.require(EXCHANGE_MANAGE)
     row, subsystem = _service_row(session, service)
     before = row.enabled
     row.enabled = enabled
@@ -250,7 +250,7 @@ def get_service(session: Session, identifier: str) -> ServiceRead:
 
 def grant_access(session: Session, actor: Actor, *, data: AccessRightCreate) -> AccessRightRead:
     """Allow a subsystem or a group to call a service (every endpoint, or one method and path pattern)."""
-    actor.require_everywhere(EXCHANGE_MANAGE)
+    actor.require(EXCHANGE_MANAGE)
     try:
         row_service, _subsystem = _service_row(session, data.service)
     except NotFound as exc:
@@ -280,7 +280,7 @@ def grant_access(session: Session, actor: Actor, *, data: AccessRightCreate) -> 
 
 def revoke_access(session: Session, actor: Actor, *, right_id: uuid.UUID, reason: str | None = None) -> None:
     """Withdraw an access right; calls it allowed are refused from then on."""
-    actor.require_everywhere(EXCHANGE_MANAGE)
+    actor.require(EXCHANGE_MANAGE)
     row = session.get(AccessRight, right_id)
     if row is None:
         raise NotFound(_("There is no such access right."))
@@ -310,7 +310,7 @@ def list_access_rights(session: Session, *, service: str | None = None) -> list[
 
 def save_group(session: Session, actor: Actor, *, data: GroupCreate) -> GroupRead:
     """Create a group of subsystems, or replace its members."""
-    actor.require_everywhere(EXCHANGE_MANAGE)
+    actor.require(EXCHANGE_MANAGE)
     row = session.scalar(select(Group).where(Group.code == data.code))
     before = None
     if row is None:
@@ -337,7 +337,7 @@ def add_peer(session: Session, actor: Actor, *, data: PeerCreate, own_instance: 
     """Trust another instance: its root certificate, its gateway's address and identifier."""
     from cryptography import x509
 
-    actor.require_everywhere(EXCHANGE_MANAGE)
+    actor.require(EXCHANGE_MANAGE)
     if data.instance == own_instance:
         raise _fail("instance", _("This is the code of this instance itself."), "own_instance")
     if split_identifier(data.server_identity, 4)[0] != data.instance:  # type: ignore[index]
@@ -502,7 +502,7 @@ def openapi_of(session: Session, identifier: str) -> dict[str, Any]:
 
 def require_manage(actor: Actor) -> None:
     """Raise unless ``actor`` manages the exchange."""
-    actor.require_everywhere(EXCHANGE_MANAGE)
+    actor.require(EXCHANGE_MANAGE)
 
 
 def publish_internal_service(session: Session, actor: Actor, *, subsystem: str, code: str, title: str,
