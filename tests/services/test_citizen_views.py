@@ -110,3 +110,32 @@ def test_comment_on_a_consultation_after_signing_in(client: TestClient, db: Sess
                        data={"csrf_token": csrf_from(page.text), "body": "Please keep the counters open."})
     assert "once a moderator has read it" in sent.text
     assert [c.body for c, _k in services.comments_to_moderate(db, country.second)] == []  # another unit's moderator
+
+
+def test_every_citizen_page_is_fully_translated(client: TestClient, db: Session, country: Country) -> None:
+    from tests.web.test_every_page import TAGS, _english_sentences
+
+    resident = make_citizen(db)
+    db.commit()
+    sign_in(client, db, resident)
+    form = client.get("/services/change-of-address/apply", headers=HTML)
+    sent = client.post("/services/change-of-address/apply", headers=HTML, follow_redirects=False, data={
+        "csrf_token": csrf_from(form.text), "national_id": resident.nin, "moved_on": "2026-01-02",
+        "action": "submit", **ADDRESS})
+    number = sent.headers["location"].rsplit("/", 1)[1]
+    services.claim_application(db, country.officer, number=number)
+    services.request_information(db, country.officer, number=number, reason="?")
+    db.commit()
+    message = client.get("/my/messages", headers=HTML)
+    first = re.search(r'href="(/my/messages/[0-9a-f-]+)"', message.text)
+    assert first
+    english = _english_sentences()
+    pages = ["/services", "/services/sme-registration/apply", "/services/birth-certificate-copy/apply",
+             "/my/applications", f"/my/applications/{number}", "/my/messages", first.group(1)]
+    for locale in ("km", "ar", "de"):
+        client.get(f"/language/{locale}?next=/")
+        for path in pages:
+            page = client.get(path, headers=HTML)
+            assert page.status_code == 200, (locale, path)
+            leaked = [s for s in english if s in TAGS.sub(" ", page.text)]
+            assert leaked == [], f"{path} in {locale} shows English: {leaked[:5]}"

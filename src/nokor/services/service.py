@@ -707,7 +707,7 @@ def _notify(session: Session, application: Application, event: str) -> None:
         recipient=application.applicant_subject, email=application.applicant_email,
         phone=_phone(application.applicant_phone), link=f"/my/applications/{application.number}",
         about_type="services_application", about_id=application.number,
-        idempotency_key=f"application-{event}:{application.id}:{len(repository.events_of(session, application.id))}")
+        idempotency_key=f"application-{event}:{application.id}:{application.updated_at.timestamp()}")
     for notifier in NOTIFIERS:
         notifier(session, _read(session, Actor.system("services"), application, full=False), event)
 
