@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from nokor import accounts, civil, exchange, payments, places, registries, services, trust
+from nokor import accounts, civil, exchange, identity, payments, places, registries, services, trust
 from nokor.accounts import cli as accounts_cli
 from nokor.audit import cli as audit_cli
 from nokor.civil import cli as civil_cli
@@ -76,7 +76,8 @@ def demo_load() -> None:
     """Create the demo country (organisation units, roles, officers, API clients); safe to run twice."""
     steps = [("administration", accounts.load_demo), ("registries", registries.load_demo),
              ("payments", payments.load_demo), ("trust services", trust.load_demo), ("places", places.load_demo),
-             ("civil register", civil.load_demo), ("data exchange", exchange.load_demo),
+             ("civil register", civil.load_demo), ("digital identity", identity.load_demo),
+             ("data exchange", exchange.load_demo),
              ("e-services", services.load_demo)]
     printed: list[str] = []
     with Progress(console=console, transient=True) as progress:

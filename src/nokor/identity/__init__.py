@@ -5,6 +5,7 @@ Other domains use only what is listed here. Citizen pages of any domain take the
 the person acting for themself.
 """
 
+from nokor.identity.demo import load_demo
 from nokor.identity.deps import (
     CITIZEN_COOKIE,
     CitizenForm,
@@ -74,7 +75,8 @@ __all__ = [
     "RelyingPartyIssued", "RelyingPartyRead", "VerificationRequest", "VerificationResult", "check_login_code",
     "check_login_totp", "citizen_form", "create_agreement", "create_my_virtual_id", "current_citizen",
     "disable_totp", "enable_totp", "end_session", "get_agreement", "get_relying_party", "give_consent",
-    "list_agreements", "list_relying_parties", "my_access_log", "my_certificates", "my_consents", "my_corrections",
+    "list_agreements", "list_relying_parties", "load_demo", "my_access_log", "my_certificates", "my_consents",
+    "my_corrections",
     "my_record", "my_virtual_ids", "new_totp_secret", "open_session", "register_relying_party",
     "request_my_correction", "require_citizen", "resolve_session", "revoke_consent", "revoke_my_virtual_id",
     "start_login", "totp_enabled", "totp_uri", "verify_identity",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import time
 import uuid
@@ -69,7 +68,7 @@ class Request(OAuth2Request):
 
     def __init__(self, *, method: str, uri: str, headers: Mapping[str, str], query: list[tuple[str, str]],
                  form: list[tuple[str, str]]) -> None:
-        super().__init__(method=method, uri=uri, headers=dict(headers))
+        super().__init__(method=method, uri=uri, headers=headers)  # case-insensitive, as HTTP headers are
         self._args = dict(query)
         self._form = dict(form)
         self.payload = Payload(query + form)
@@ -134,6 +133,8 @@ class EndUser:
 class Code(AuthorizationCodeMixin):
     def __init__(self, row: AuthorizationCode) -> None:
         self.row = row
+        self.code_challenge = row.code_challenge
+        self.code_challenge_method = row.code_challenge_method
 
     def get_redirect_uri(self) -> str:
         return self.row.redirect_uri
@@ -199,11 +200,11 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         if row.expires_at <= utcnow():
             self.server.refusal_reason = "code_expired"
             return None
+        self.server.current_code_id = row.id
         return Code(row)
 
     def delete_authorization_code(self, authorization_code: Code) -> None:
         authorization_code.row.used_at = utcnow()
-        self.server.current_code_id = authorization_code.row.id
         self.server.session.flush()
 
     def authenticate_user(self, authorization_code: Code) -> EndUser:
@@ -239,10 +240,7 @@ class SignedIdToken(OpenIDCode):
         digest = hashlib.sha256(token["access_token"].encode()).digest()
         claims["at_hash"] = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
         claims.update(self.generate_user_info(request.user, token["scope"]))
-        signed = trust.sign_json(self.provider.session, service.SYSTEM, ring=self.provider.ring,
-                                 payload=json.dumps(claims, separators=(",", ":")).encode(),
-                                 document_name=f"ID token for {client_id}")
-        return signed.jws
+        return trust.sign_jwt(self.provider.session, service.SYSTEM, ring=self.provider.ring, claims=claims)
 
 
 class Provider(AuthorizationServer):
@@ -398,10 +396,7 @@ def ekyc(session: Session, *, client_id: str, token: str, purpose: str, rules: I
     audit.record_access(session, relying_party_actor(party), subject_type="civil_resident",
                         subject_id=row.resident_id, purpose=f"e-KYC under consent ({purpose}), transaction "
                         f"{transaction_id}", fields=sorted(released))
-    signed = trust.sign_json(session, service.SYSTEM, ring=ring,
-                             payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(),
-                             document_name=f"e-KYC {transaction_id} for {client_id}")
-    return signed.jws, payload
+    return trust.sign_jwt(session, service.SYSTEM, ring=ring, claims=payload), payload
 
 
 # --- discovery and keys -----------------------------------------------------------------------

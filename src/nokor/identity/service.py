@@ -368,7 +368,7 @@ def register_relying_party(session: Session, actor: Actor, *, data: RelyingParty
     secret = secrets.token_urlsafe(32) if data.confidential else None
     party = RelyingParty(client_id=data.client_id, name=data.name, secret_hash=token_hash(secret) if secret else None,
                          auth_method="client_secret_basic" if secret else "none", redirect_uris=data.redirect_uris,
-                         scopes=data.scopes, sector=urlsplit(data.redirect_uris[0]).hostname or data.client_id,
+                         scopes=data.scopes, sector=data.client_id,
                          api_identity=data.api_identity, active=True)
     session.add(party)
     session.flush()

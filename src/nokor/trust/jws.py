@@ -76,6 +76,17 @@ def sign_compact(payload: bytes, *, key: SigningKey, chain: tuple[x509.Certifica
     return f"{protected}.{'' if detached else encoded_payload}.{b64url(signature)}"
 
 
+def sign_jwt(claims: dict[str, Any], *, key: SigningKey, kid: str) -> str:
+    """A compact JWT with the smallest header (``alg``, ``kid``, ``typ``), so every JOSE library reads it; the
+    receiver finds the key (and its certificate chain) by ``kid`` in the published JWKS."""
+    header = {"alg": ALGORITHM_FOR_CURVE[key.curve], "kid": kid, "typ": "JWT"}
+    protected = b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
+    payload = b64url(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+    signing_input = f"{protected}.{payload}".encode()
+    signature = der_to_raw_ecdsa(sign_data(key, signing_input, HASH_FOR_CURVE[key.curve]), key.curve)
+    return f"{protected}.{payload}.{b64url(signature)}"
+
+
 @dataclass(frozen=True)
 class ParsedJws:
     header: dict[str, Any]

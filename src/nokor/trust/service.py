@@ -589,6 +589,14 @@ def sign_json(session: Session, actor: Actor, *, ring: KeyRing, payload: bytes, 
     return SignedJws(record=SignatureRecordRead.model_validate(record), jws=token, detached=detached)
 
 
+def sign_jwt(session: Session, actor: Actor, *, ring: KeyRing, claims: dict[str, Any],
+             org_unit_id: uuid.UUID | None = None) -> str:
+    """Sign claims as a compact JWT (ES256, header ``alg``/``kid``/``typ`` only) with the organisation unit's seal,
+    the platform seal by default: for OpenID Connect ID tokens and e-KYC answers, checked against the JWKS."""
+    row = _signing_certificate(session, actor, org_unit_id=org_unit_id, as_officer=False)
+    return jws_format.sign_jwt(claims, key=_open_key(ring, row), kid=row.serial)
+
+
 def sign_hash(session: Session, actor: Actor, *, ring: KeyRing, certificate_serial: str, digest_b64: str,
               hash_type: str, display: str | None = None) -> SignedHash:
     """Sign a hash a caller computed (GovStack e-Signature ``sign``), with a timestamp over the signature."""
