@@ -1,0 +1,226 @@
+"""Digital identity under load: yes/no verification, token issuance and e-KYC, one app process.
+
+Uses a PostgreSQL database already holding the population (``--database-url``; make one with
+``nokor db upgrade``, ``nokor places load``, ``nokor trust init`` and ``nokor civil generate --residents
+1000000``) and the data dir of its trust keys (``--data-dir``). The benchmark registers its own relying party,
+consent agreement and API key (names carry a random suffix, so it can run again), then starts ``nokor
+serve`` (uvicorn, one process) and measures over HTTP:
+
+* verification: ``POST /api/v1/identity/verify`` for random residents (name in Khmer or Latin script and
+  date of birth), ``--concurrency`` requests in flight, throughput and latency percentiles;
+* token issuance: for signed-in citizens, the consent answer (``POST /authorize``, which issues the code)
+  followed by ``POST /oauth/token`` (PKCE, client secret, ES256 ID token sealed by the platform key);
+* e-KYC: ``POST /api/v1/identity/ekyc`` with those tokens, latency percentiles.
+
+Prints a table with the load average (the machine is shared) and appends JSON lines to
+bench/results/identity.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import random
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+RESULTS = ROOT / "bench" / "results" / "identity.json"
+HOST = "127.0.0.1"
+
+from _support import git_commit, wait_ready  # noqa: E402
+
+
+def pct(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) >= 100 else max(values)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare(database_url: str, data_dir: Path, citizens: int, sample: int) -> dict[str, Any]:
+    """Relying party, agreement, API key, citizen sessions and a sample of residents to verify."""
+    os.environ["NOKOR_DATABASE_URL"], os.environ["NOKOR_DATA_DIR"] = database_url, str(data_dir)
+    from sqlalchemy import text
+
+    from nokor import accounts, identity
+    from nokor.config import get_settings
+    from nokor.db import make_engine, make_session_factory, session_scope
+    from nokor.kit.actor import Actor
+
+    settings = get_settings()
+    engine = make_engine(settings.effective_database_url)
+    system = Actor.system("bench")
+    suffix = secrets.token_hex(3)
+    rules = identity.IdentityRules(secret=settings.effective_secret_key, issuer=settings.base_url)
+    with session_scope(make_session_factory(engine)) as session:
+        count = session.execute(text("SELECT count(*) FROM civil_resident")).scalar_one()
+        rows = session.execute(text(
+            "SELECT id, nin, given_name, family_name, given_name_latin, family_name_latin, birth_date "
+            "FROM civil_resident TABLESAMPLE SYSTEM (1) WHERE nin IS NOT NULL AND status = 'alive' LIMIT :n"),
+            {"n": sample + citizens}).all()
+        party = identity.register_relying_party(session, system, data=identity.RelyingPartyCreate(
+            client_id=f"bench-{suffix}", name={"en": "Bench bank"}, redirect_uris=["http://127.0.0.1:9/cb"],
+            scopes=["openid", "profile", "national_id"]))
+        agreement = identity.create_agreement(session, system, data=identity.AgreementCreate(
+            code=f"bench-{suffix}-kyc", client_id=party.relying_party.client_id, purpose={"en": "KYC"},
+            attributes=["name", "birthdate", "individual_id"]))
+        key = accounts.create_api_client(session, system, data=accounts.ApiClientCreate(
+            name="Bench verifier", identity=f"KH/BENCH/{suffix}/verify", permissions=["identity.verify"])).api_key
+        sessions = []
+        for row in rows[:citizens]:
+            token, _citizen = identity.open_session(session, resident_id=row.id, methods=["otp"], rules=rules)
+            sessions.append(token)
+    engine.dispose()
+    probes = []
+    for row in rows[citizens:]:
+        name = (f"{row.given_name} {row.family_name}" if random.random() < 0.5
+                else f"{row.given_name_latin} {row.family_name_latin}")
+        probes.append({"individual_id": row.nin, "name": name, "birth_date": row.birth_date.isoformat()})
+    return {"residents": count, "client_id": party.relying_party.client_id, "secret": party.client_secret,
+            "agreement": agreement.code, "key": key, "sessions": sessions, "probes": probes}
+
+
+async def verification(base: str, key: str, probes: list[dict[str, Any]], total: int,
+                       concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    matches = 0
+    queue = list(range(total))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {key}"}, limits=limits,
+                                 timeout=30) as client:
+        async def worker() -> None:
+            nonlocal matches
+            while queue:
+                i = queue.pop()
+                started = time.perf_counter()
+                response = await client.post("/api/v1/identity/verify", json=probes[i % len(probes)])
+                latencies.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                matches += bool(response.json()["match"])
+        for _ in range(50):  # warm up
+            await client.post("/api/v1/identity/verify", json=probes[0])
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {"per_second": total / elapsed, "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95),
+            "p99_ms": pct(latencies, 99), "match_share": matches / total}
+
+
+def issue_tokens(base: str, setup: dict[str, Any]) -> tuple[list[str], dict[str, float]]:
+    tokens: list[str] = []
+    latencies: list[float] = []
+    started_all = time.perf_counter()
+    for session_token in setup["sessions"]:
+        verifier = secrets.token_urlsafe(48)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        params = {"response_type": "code", "client_id": setup["client_id"], "redirect_uri": "http://127.0.0.1:9/cb",
+                  "scope": "openid profile national_id", "state": "s", "nonce": secrets.token_hex(8),
+                  "code_challenge": challenge, "code_challenge_method": "S256"}
+        with httpx.Client(base_url=base, cookies={"nokor_citizen": session_token},
+                          headers={"accept": "text/html"}) as browser:
+            page = browser.get("/authorize", params=params)
+            form: dict[str, Any] = {k: unescape(v) for k, v in
+                                    re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)}
+            form["agreement"] = re.findall(r'name="agreement" value="([^"]+)"', page.text)
+            form["decision"] = "allow"
+            started = time.perf_counter()
+            back = browser.post("/authorize", data=form)
+            code = re.search(r"code=([^&]+)", back.headers["location"])
+            assert code, back.headers.get("location")
+            answer = httpx.post(f"{base}/oauth/token", auth=(setup["client_id"], setup["secret"]), data={
+                "grant_type": "authorization_code", "code": code.group(1), "redirect_uri": "http://127.0.0.1:9/cb",
+                "code_verifier": verifier})
+            latencies.append((time.perf_counter() - started) * 1000)
+            answer.raise_for_status()
+            tokens.append(answer.json()["access_token"])
+    elapsed = time.perf_counter() - started_all
+    return tokens, {"per_second_sequential": len(tokens) / sum(latencies) * 1000,
+                    "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "wall_s": elapsed}
+
+
+def ekyc(base: str, setup: dict[str, Any], tokens: list[str], rounds: int) -> dict[str, float]:
+    latencies: list[float] = []
+    with httpx.Client(base_url=base, auth=(setup["client_id"], setup["secret"])) as client:
+        for i in range(rounds):
+            started = time.perf_counter()
+            response = client.post("/api/v1/identity/ekyc", json={"access_token": tokens[i % len(tokens)],
+                                                                   "purpose": setup["agreement"]})
+            latencies.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+    return {"p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--verifications", type=int, default=10000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--citizens", type=int, default=200, help="code flows (token issuance)")
+    parser.add_argument("--ekyc", type=int, default=1000)
+    args = parser.parse_args()
+    setup = prepare(args.database_url, args.data_dir, args.citizens, sample=2000)
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    env = {**os.environ, "NOKOR_DATABASE_URL": args.database_url, "NOKOR_DATA_DIR": str(args.data_dir),
+           "NOKOR_LOG_LEVEL": "WARNING", "NOKOR_BASE_URL": base}
+    log = Path(args.data_dir) / "bench-identity-server.log"
+    nokor = Path(sys.executable).with_name("nokor")
+    with log.open("w") as out:
+        server = subprocess.Popen([str(nokor), "serve", "--host", HOST, "--port", str(port)], env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(base, server, log)
+        verified = asyncio.run(verification(base, setup["key"], setup["probes"], args.verifications,
+                                            args.concurrency))
+        tokens, issued = issue_tokens(base, setup)
+        kyc = ekyc(base, setup, tokens, args.ekyc)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    load = os.getloadavg()
+    figures = [
+        ("verification", "requests_per_second", verified["per_second"]),
+        ("verification", "p50_ms", verified["p50_ms"]), ("verification", "p95_ms", verified["p95_ms"]),
+        ("verification", "p99_ms", verified["p99_ms"]), ("verification", "match_share", verified["match_share"]),
+        ("token_issuance", "per_second_sequential", issued["per_second_sequential"]),
+        ("token_issuance", "p50_ms", issued["p50_ms"]), ("token_issuance", "p95_ms", issued["p95_ms"]),
+        ("ekyc", "p50_ms", kyc["p50_ms"]), ("ekyc", "p95_ms", kyc["p95_ms"]),
+    ]
+    context = {"residents": setup["residents"], "concurrency": args.concurrency,
+               "verifications": args.verifications, "code_flows": args.citizens, "ekyc_calls": args.ekyc,
+               "database": "postgresql", "app_processes": 1, "load_average": [round(x, 2) for x in load],
+               "commit": git_commit(), "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    print(f"identity benchmark: {setup['residents']:,} residents, PostgreSQL, one uvicorn process, "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"{'what':<16} {'figure':<24} {'value':>12}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a") as out:
+        for what, figure, value in figures:
+            print(f"{what:<16} {figure:<24} {value:>12.2f}")
+            out.write(json.dumps({"bench": "identity", "what": what, "figure": figure, "value": round(value, 3),
+                                  **context}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
