@@ -125,3 +125,21 @@ def test_every_services_page_is_fully_translated(client: TestClient, db: Session
             assert page.status_code == 200, (locale, path)
             leaked = [s for s in english if s in TAGS.sub(" ", page.text)]
             assert leaked == [], f"{path} in {locale} shows English: {leaked[:5]}"
+
+
+def test_a_supervisor_assigns_an_application_to_an_officer_of_the_unit(
+        client: TestClient, db: Session, country: Country) -> None:
+    person = services.Applicant(subject="oidc|x", name="Chan Vibol")
+    draft = services.start_application(db, person, service_code="change-of-address", values={
+        "national_id": country.mother_nin, "new_address_code": VILLAGE, "moved_on": "2026-01-02"})
+    services.submit_application(db, person, number=draft.number)
+    db.commit()
+    sign_in(client, "t.chief")
+    page = client.get(f"/admin/services/applications/{draft.number}", headers=HTML)
+    reviewer = re.search(r'<option value="([0-9a-f-]+)">Sok Dara</option>', page.text)
+    assert reviewer and "t.mef" not in page.text
+    done = client.post(f"/admin/services/applications/{draft.number}/assign", headers=HTML, data={
+        "csrf_token": csrf_from(page.text), "officer_id": reviewer.group(1), "reason": "Knows the village."})
+    assert "In review" in done.text
+    assert services.get_application(db, country.officer, number=draft.number).assignee_id == country.officer.id
+    assert [a.number for a in services.work_queue(db, country.officer, view="mine").items] == [draft.number]

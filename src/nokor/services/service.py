@@ -535,14 +535,26 @@ def claim_application(session: Session, actor: Actor, *, number: str) -> Applica
     return _read(session, actor, application)
 
 
+def _unit_officers(session: Session, org_unit_id: uuid.UUID) -> list[accounts.OfficerRead]:
+    return [o for o in accounts.list_officers(session, Actor.system("services"), limit=200).items
+            if o.org_unit_id == org_unit_id and o.is_active]
+
+
+def assignable_officers(session: Session, actor: Actor, *, number: str) -> list[tuple[uuid.UUID, str]]:
+    """The active officers of the application's unit a supervisor may give it to (empty for anyone else)."""
+    application = _load(session, actor, number)
+    if not actor.can(SERVICES_APPROVE, application.org_unit_id):
+        return []
+    return [(o.id, o.full_name) for o in _unit_officers(session, application.org_unit_id)]
+
+
 def assign_application(session: Session, actor: Actor, *, number: str, officer_id: uuid.UUID,
                        reason: str | None = None) -> ApplicationRead:
     """Give an open application to an officer of its unit (a supervisor's job: ``services.approve``)."""
     application = _load(session, actor, number, lock=True)
     actor.require(SERVICES_APPROVE, application.org_unit_id)
     _allowed(application, "assign", "submitted", "in_review", "needs_information")
-    officer = next((o for o in accounts.list_officers(session, Actor.system("services"), limit=200).items
-                    if o.id == officer_id), None)
+    officer = next((o for o in _unit_officers(session, application.org_unit_id) if o.id == officer_id), None)
     if officer is None:
         raise ValidationFailed(errors=[field_error(["officer_id"], _("There is no such officer."),
                                                    "unknown_officer")])

@@ -188,6 +188,8 @@ def review_page(request: Request, session: DbSession, actor: OfficerActor, numbe
     version = service.service_of(session, application=application)
     return render(request, "services/review.html", {
         "application": application, "service": version,
+        "assignable": ([(str(i), name) for i, name in service.assignable_officers(session, actor, number=number)]
+                       if application.state in ("submitted", "in_review", "needs_information") else []),
         "sections": forms.layout(version.form_schema, version.ui_schema), **common()})
 
 
