@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from nokor import accounts
 from nokor.config import get_settings
 from nokor.exchange import pubsub, service
 from nokor.exchange.schemas import AccessRightCreate
@@ -12,7 +13,12 @@ from nokor.kit.actor import Actor
 
 CLIENTS = (("KH/GOV/MOH/hospital-registry", "Hospital birth notifications"),
            ("KH/GOV/NAO/audit-reader", "National audit office"))
-REGISTRY_READS = [{"method": "GET", "path": "/data/**"}, {"method": "GET", "path": "/databases"},
+ROLE = ("exchange_manager", {"km": "អ្នកគ្រប់គ្រងការផ្លាស់ប្តូរទិន្នន័យ", "en": "Data exchange manager",
+                            "ar": "مدير تبادل البيانات", "de": "Verwaltung des Datenaustauschs"},
+        [service.EXCHANGE_MANAGE, service.EXCHANGE_MONITOR])
+ROLE_HOLDER = ("admin", "KH-GOV")
+REGISTRY_READS = [{"method": "GET", "path": "/data/**"}, {"method": "POST", "path": "/data/*/*/read"},
+                  {"method": "POST", "path": "/data/*/*/exists"}, {"method": "GET", "path": "/databases"},
                   {"method": "GET", "path": "/database/*"}]
 
 
@@ -21,9 +27,9 @@ def load_demo(session: Session) -> list[str]:
     settings = get_settings()
     actor = Actor.system("demo")
     made: list[str] = []
-    for identifier, name in CLIENTS:
+    for identifier, title in CLIENTS:
         if service.get_subsystem(session, identifier) is None:
-            service.ensure_subsystem(session, actor, identifier=identifier, name=name)
+            service.ensure_subsystem(session, actor, identifier=identifier, name=title)
             made.append(identifier)
     provider = f"{settings.exchange_instance}/GOV/NOKOR/registries"
     if not any(s.code == "registries" for s in service.list_services(session, subsystem=provider)):
@@ -37,4 +43,15 @@ def load_demo(session: Session) -> list[str]:
         made.append(f"service {published.subsystem}/{published.code} (open to {CLIENTS[0][0]})")
     if service.get_subsystem(session, settings.civil_room) is None:
         made.append(f"room {pubsub.ensure_civil_room(session, settings)}")
+    code, role_name, permissions = ROLE
+    if code not in {r.code for r in accounts.list_roles(session, actor)}:
+        accounts.create_role(session, actor, data=accounts.RoleCreate(
+            code=code, name=accounts.LocalizedName(**role_name), permissions=permissions))
+    username, unit_code = ROLE_HOLDER
+    holder = next((o for o in accounts.list_officers(session, actor, search=username).items
+                   if o.username == username), None)
+    if holder is not None and not any(g.role_code == code for g in
+                                      accounts.grants_of_officer(session, actor, officer_id=holder.id)):
+        accounts.grant_role(session, actor, officer_id=holder.id, role_code=code, org_unit_code=unit_code)
+        made.append(f"officer {username} manages the exchange (/admin/exchange)")
     return [f"data exchange: {', '.join(made)} (gateway at /r1/...)"] if made else []
