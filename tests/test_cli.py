@@ -142,9 +142,25 @@ class TestAuditVerify:
         count = loaded.rows("SELECT count(*) FROM audit_entry")[0][0]
         assert count >= 3
         assert f"{count} entries verified" in done.stdout
+        assert loaded.rows("SELECT count(*) FROM audit_entry WHERE seq IS NULL")[0][0] == 0
+
+    def test_seal_puts_written_entries_into_the_chain(self, loaded: Nokor) -> None:
+        waiting = loaded.rows("SELECT count(*) FROM audit_entry WHERE seq IS NULL")[0][0]
+        assert waiting >= 3
+        done = loaded("audit", "seal")
+        assert f"{waiting} entries sealed" in done.stdout
+        assert loaded.rows("SELECT max(seq) FROM audit_entry")[0][0] == waiting
 
     def test_an_edited_entry_breaks_the_chain_and_is_named(self, loaded: Nokor) -> None:
+        loaded("audit", "seal")
         loaded.rows("UPDATE audit_entry SET actor_name='mallory' WHERE seq=3")
         done = loaded("audit", "verify", check=False)
         assert done.returncode != 0
         assert re.search(r"\bentry 3\b", done.stdout + done.stderr), done.stdout + done.stderr
+
+    def test_an_entry_edited_before_it_was_sealed_is_named(self, loaded: Nokor) -> None:
+        target = loaded.rows("SELECT id FROM audit_entry ORDER BY id LIMIT 1")[0][0]
+        loaded.rows(f"UPDATE audit_entry SET reason='nothing happened' WHERE id='{target}'")
+        done = loaded("audit", "verify", "--no-seal", check=False)
+        assert done.returncode != 0
+        assert "not yet sealed" in done.stdout and "edited" in done.stdout, done.stdout

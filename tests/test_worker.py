@@ -525,3 +525,35 @@ class TestWorkerProcess:
         for message_id in ids[1:]:
             message = load(factory, message_id)
             assert (message.status, message.attempts, message.leased_until) == ("pending", 0, None)
+
+
+class TestAuditSealing:
+    def test_the_running_worker_seals_written_audit_entries_into_the_chain(
+        self, factory: sessionmaker[Session], make_worker: Callable[..., Worker]
+    ) -> None:
+        from nokor import audit
+        from nokor.audit.models import AuditEntry
+        from nokor.kit.actor import Actor
+
+        with session_scope(factory) as session:
+            for i in range(3):
+                audit.record_change(session, Actor.system("tests"), action="thing.update",
+                                    subject_type="thing", subject_id=f"W{i}")
+
+        def unsealed() -> int:
+            with factory() as session:
+                return int(session.scalar(
+                    select(func.count()).select_from(AuditEntry).where(AuditEntry.seq.is_(None))) or 0)
+
+        stop = threading.Event()
+        worker = make_worker(audit_seal_seconds=0.05)
+        thread = threading.Thread(target=worker.run_forever, args=(stop,))
+        thread.start()
+        try:
+            wait_until(lambda: unsealed() == 0, "every audit entry sealed")
+        finally:
+            stop.set()
+            thread.join(WAIT_LIMIT_SECONDS)
+        with factory() as session:
+            report = audit.verify_chain(session)
+        assert report.ok and report.count == 3 and report.unsealed == 0

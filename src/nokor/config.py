@@ -80,6 +80,9 @@ class Settings(BaseSettings):
         120, description="How long a claimed message stays reserved before another worker may retry it."
     )
     worker_poll_seconds: float = Field(1.0, description="How often the worker looks for due messages.")
+    audit_seal_seconds: float = Field(
+        2.0, description="How often the worker seals newly written audit entries into the hash chain."
+    )
     webhook_timeout_seconds: float = Field(10.0, description="Time limit of one webhook delivery.")
     trust_key_backend: Literal["file", "pkcs11"] = Field(
         "file", description="Where new signing keys of the trust services are made: encrypted files in the data "

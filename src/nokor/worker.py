@@ -1,5 +1,8 @@
 """The outbox worker: sends what services wrote to the outbox, at least once.
 
+Each round also seals the audit entries written since the last one into the hash chain (every
+``audit_seal_seconds``), so that writers never wait for the chain themselves.
+
 Each round claims a batch of due messages in one short transaction, delivers them with no transaction
 open (a slow receiver must never hold the database's writer lock), and records each result in another
 short transaction. A message is marked delivered only after its receiver accepted it; if the process
@@ -20,6 +23,7 @@ import httpx
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from nokor import audit
 from nokor.config import Settings
 from nokor.db import session_scope
 from nokor.kit import outbox
@@ -101,6 +105,7 @@ class Worker:
 
         self._pubsub = exchange.PubSubDeliverer(settings, session_factory)
         self._deliverers["pubsub"] = self._pubsub
+        self._next_seal = 0.0
 
     def register(self, channel: str, deliverer: Deliverer) -> None:
         """Make this worker deliver the messages of ``channel`` with ``deliverer`` (replacing any other)."""
@@ -135,6 +140,24 @@ class Worker:
             self._deliver(message)
             attempted += 1
         return attempted
+
+    def seal_audit(self) -> int:
+        """Seal the audit entries written since the last round into the hash chain; returns how many."""
+        sealed = audit.seal_all(self.session_factory)
+        if sealed:
+            log.info("audit.sealed", count=sealed)
+        return sealed
+
+    def _seal_when_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_seal:
+            return
+        self._next_seal = now + self.settings.audit_seal_seconds
+        try:
+            self.seal_audit()
+        except Exception:
+            # Unsealed entries stay verifiable by their content hash; the next round seals them.
+            log.exception("audit.seal_failed")
 
     def _deliver(self, message: ClaimedMessage) -> None:
         started = time.monotonic()
@@ -192,6 +215,7 @@ class Worker:
         log.info("worker.started", channels=sorted(self.channels))
         try:
             while not self.stop_event.is_set():
+                self._seal_when_due()
                 try:
                     attempted = self.run_once()
                 except Exception:

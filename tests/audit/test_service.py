@@ -1,9 +1,12 @@
-"""The audit chain: appended in order, verified, and any tampering named."""
+"""The audit chain: written without waiting, sealed in order, verified, and any tampering named,
+whether the entry is already sealed into the chain or still waiting for the sealer."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from tests.conftest import SYSTEM
 
 from nokor import audit
@@ -14,18 +17,29 @@ from nokor.kit.errors import Forbidden, ValidationFailed
 CLERK = Actor(kind="officer", id=None, name="clerk", grants={})
 
 
-def _record(db, n: int) -> None:
-    for i in range(n):
+def _write(db, n: int, *, start: int = 0) -> None:
+    for i in range(start, start + n):
         audit.record_change(db, SYSTEM, action="thing.update", subject_type="thing", subject_id=f"T{i}",
                             before={"v": i}, after={"v": i + 1}, reason="test")
     db.commit()
+
+
+def _record(db, n: int) -> None:
+    """Write ``n`` entries and seal them into the chain, as the worker would."""
+    _write(db, n)
+    audit.seal_entries(db)
+    db.commit()
+
+
+def _id_of(db, subject_id: str):
+    return db.scalar(select(AuditEntry.id).where(AuditEntry.subject_id == subject_id))
 
 
 class TestVerifyChain:
     def test_an_untouched_chain_holds(self, db):
         _record(db, 5)
         report = audit.verify_chain(db)
-        assert report.ok and report.count == 5
+        assert report.ok and report.count == 5 and report.unsealed == 0
 
     def test_an_edited_entry_is_named(self, db):
         _record(db, 5)
@@ -65,6 +79,14 @@ class TestVerifyChain:
         report = audit.verify_chain(db)
         assert not report.ok and report.broken_seq == 2
 
+    def test_taking_an_entry_out_of_the_chain_is_detected(self, db):
+        _record(db, 4)
+        # Pretending entry 2 was never sealed leaves a hole in the chain.
+        db.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(seq=None))
+        db.commit()
+        report = audit.verify_chain(db)
+        assert not report.ok and report.broken_seq == 3 and "missing" in report.problem
+
     def test_erasing_personal_data_from_an_entry_keeps_the_chain_valid(self, db):
         _record(db, 3)
         # The law may require erasing the stored states; the digests keep the chain verifiable.
@@ -77,21 +99,143 @@ class TestVerifyChain:
         assert report.ok and report.count == 0
 
 
-class TestRecording:
-    def test_entries_are_chained_in_order(self, db):
+class TestEntriesNotYetSealed:
+    def test_are_counted_and_verified(self, db):
+        _record(db, 2)
+        _write(db, 3, start=2)
+        report = audit.verify_chain(db)
+        assert report.ok and report.count == 5 and report.unsealed == 3
+
+    def test_an_edited_entry_is_named_before_it_is_sealed(self, db):
+        _write(db, 3)
+        target = _id_of(db, "T1")
+        db.execute(update(AuditEntry).where(AuditEntry.id == target).values(reason="nothing to see"))
+        db.commit()
+        report = audit.verify_chain(db)
+        assert not report.ok and report.broken_id == target and report.broken_seq is None
+        assert "edited" in report.problem
+
+    def test_an_edited_state_is_named_before_it_is_sealed(self, db):
+        _write(db, 2)
+        target = _id_of(db, "T0")
+        db.execute(update(AuditEntry).where(AuditEntry.id == target).values(before={"v": -1}))
+        db.commit()
+        report = audit.verify_chain(db)
+        assert not report.ok and report.broken_id == target and "before-state" in report.problem
+
+    def test_a_removed_content_hash_is_named(self, db):
+        _write(db, 2)
+        target = _id_of(db, "T1")
+        db.execute(update(AuditEntry).where(AuditEntry.id == target).values(content_hash=None))
+        db.commit()
+        report = audit.verify_chain(db)
+        assert not report.ok and report.broken_id == target
+
+    def test_an_entry_edited_while_waiting_is_still_named_once_sealed(self, db):
+        _write(db, 3)
+        target = _id_of(db, "T2")
+        db.execute(update(AuditEntry).where(AuditEntry.id == target).values(action="thing.view"))
+        db.commit()
+        audit.seal_entries(db)
+        db.commit()
+        report = audit.verify_chain(db)
+        assert not report.ok and report.broken_seq == 3 and "edited" in report.problem
+
+    def test_a_forged_link_without_a_place_is_detected(self, db):
+        _record(db, 2)
+        _write(db, 1, start=2)
+        target = _id_of(db, "T2")
+        db.execute(update(AuditEntry).where(AuditEntry.id == target).values(prev_hash="f" * 64))
+        db.commit()
+        report = audit.verify_chain(db)
+        assert not report.ok and report.broken_id == target
+
+
+class TestSealing:
+    def test_entries_are_chained_in_the_order_they_were_written(self, db):
         _record(db, 3)
         rows = db.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
         assert [r.seq for r in rows] == [1, 2, 3]
+        assert [r.subject_id for r in rows] == ["T0", "T1", "T2"]
         assert rows[1].prev_hash == rows[0].entry_hash and rows[2].prev_hash == rows[1].entry_hash
         head = db.get(AuditChainHead, 1)
         assert head.last_seq == 3 and head.last_hash == rows[2].entry_hash
+
+    def test_written_entries_wait_unsealed_until_the_sealer_runs(self, db):
+        _write(db, 2)
+        assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.seq.is_(None))) == 2
+        assert audit.seal_entries(db) == 2
+        db.commit()
+        assert audit.seal_entries(db) == 0
+        assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.seq.is_(None))) == 0
+
+    def test_later_rounds_extend_the_chain(self, db):
+        _record(db, 2)
+        _record(db, 3)
+        report = audit.verify_chain(db)
+        assert report.ok and report.count == 5 and report.unsealed == 0
+        assert db.get(AuditChainHead, 1).last_seq == 5
+
+    def test_seal_all_seals_in_batches(self, db, session_factory):
+        _write(db, 7)
+        assert audit.seal_all(session_factory, batch=3) == 7
+        report = audit.verify_chain(db)
+        assert report.ok and report.count == 7 and report.unsealed == 0
 
     def test_a_rolled_back_change_leaves_no_entry(self, db):
         _record(db, 1)
         audit.record_change(db, SYSTEM, action="thing.delete", subject_type="thing", subject_id="T9")
         db.rollback()
         assert audit.verify_chain(db).count == 1
+        assert audit.seal_entries(db) == 0
 
+    def test_entries_of_an_open_transaction_are_left_for_a_later_round(self, db, session_factory, engine):
+        if engine.dialect.name != "postgresql":
+            pytest.skip("SQLite has a single writer: an open write transaction blocks the sealer itself")
+        _write(db, 1)
+        writer = session_factory()
+        try:
+            audit.record_change(writer, SYSTEM, action="thing.update", subject_type="thing", subject_id="late")
+            writer.flush()
+            with session_factory() as sealer:
+                assert audit.seal_entries(sealer) == 1
+                sealer.commit()
+            writer.commit()
+        finally:
+            writer.close()
+        with session_factory() as sealer:
+            assert audit.seal_entries(sealer) == 1
+            sealer.commit()
+        late = db.scalar(select(AuditEntry).where(AuditEntry.subject_id == "late"))
+        assert late.seq == 2 and audit.verify_chain(db).ok
+
+    def test_writers_do_not_wait_for_each_other(self, session_factory, engine):
+        if engine.dialect.name != "postgresql":
+            pytest.skip("SQLite serialises every writer by design")
+        # A transaction holding an unsealed entry open must not stop another audited write from committing.
+        first = session_factory()
+        try:
+            audit.record_change(first, SYSTEM, action="thing.update", subject_type="thing", subject_id="A")
+            first.flush()
+            done = threading.Event()
+
+            def second_writer() -> None:
+                with session_factory() as second:
+                    audit.record_change(second, SYSTEM, action="thing.update", subject_type="thing",
+                                        subject_id="B")
+                    second.commit()
+                done.set()
+
+            thread = threading.Thread(target=second_writer)
+            thread.start()
+            assert done.wait(10), "the second audited write waited for the first transaction"
+            thread.join()
+            first.commit()
+        finally:
+            first.close()
+
+
+class TestRecording:
     def test_access_log_needs_a_purpose(self, db):
         with pytest.raises(ValidationFailed):
             audit.record_access(db, SYSTEM, subject_type="resident", subject_id="R1", purpose="  ")
@@ -115,3 +259,8 @@ class TestRecording:
         assert [e.seq for e in first.items] == [7, 6, 5, 4, 3] and first.next_cursor
         second = audit.list_entries(db, SYSTEM, limit=5, cursor=first.next_cursor)
         assert [e.seq for e in second.items] == [2, 1] and second.next_cursor is None
+
+    def test_entries_not_yet_sealed_are_listed_too(self, db):
+        _write(db, 2)
+        page = audit.list_entries(db, SYSTEM)
+        assert [e.subject_id for e in page.items] == ["T1", "T0"] and all(e.seq is None for e in page.items)

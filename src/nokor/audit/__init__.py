@@ -1,7 +1,8 @@
 """The audit trail: an append-only, hash-chained record of changes and of reads of personal data.
 
 Other domains call ``record_change`` in the same transaction as every change that matters to a
-person, and ``record_access`` whenever they return personal data.
+person, and ``record_access`` whenever they return personal data. Entries are written unchained and
+sealed into the chain afterwards (``seal_entries``: the worker does it every few seconds).
 """
 
 from nokor.audit.schemas import AuditEntryRead, ChainReport
@@ -11,6 +12,8 @@ from nokor.audit.service import (
     list_entries,
     record_access,
     record_change,
+    seal_all,
+    seal_entries,
     verify_chain,
 )
 
@@ -22,5 +25,7 @@ __all__ = [
     "list_entries",
     "record_access",
     "record_change",
+    "seal_all",
+    "seal_entries",
     "verify_chain",
 ]

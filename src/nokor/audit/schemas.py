@@ -14,7 +14,7 @@ class AuditEntryRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    seq: int
+    seq: int | None
     id: uuid.UUID
     at: datetime
     category: Literal["change", "access"]
@@ -28,14 +28,16 @@ class AuditEntryRead(BaseModel):
     request_id: str | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
-    entry_hash: str
+    entry_hash: str | None
 
 
 class ChainReport(BaseModel):
-    """The outcome of checking the hash chain from the first entry to the head."""
+    """The outcome of checking the hash chain from the first entry to the head, then the entries
+    written but not yet sealed into it (``unsealed`` of the ``count``)."""
 
     ok: bool
     count: int
+    unsealed: int = 0
     broken_seq: int | None = None
     broken_id: uuid.UUID | None = None
     problem: str | None = None

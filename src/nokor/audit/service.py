@@ -1,4 +1,4 @@
-"""The rules of the audit trail: append to the hash chain, verify it, and read it back."""
+"""The rules of the audit trail: append entries, seal them into the hash chain, verify it, read it back."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from nokor.audit import repository
-from nokor.audit.models import AuditChainHead, AuditEntry
+from nokor.audit.models import AuditEntry
 from nokor.audit.schemas import AuditEntryRead, ChainReport
-from nokor.db import new_id
+from nokor.db import new_id, session_scope
 from nokor.kit.actor import Actor, declare_permission
 from nokor.kit.context import current_client_ip, current_request_id
 from nokor.kit.errors import ValidationFailed, field_error
@@ -23,7 +23,7 @@ from nokor.kit.pagination import Page, paginate
 from nokor.kit.time import utcnow
 
 AUDIT_READ = declare_permission("audit.read", _l("Read the audit trail and the personal-data access log"))
-GENESIS_HASH = "0" * 64
+GENESIS_HASH = repository.GENESIS_HASH
 
 
 def _canonical(value: Any) -> bytes:
@@ -41,10 +41,41 @@ def _stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def compute_entry_hash(entry: AuditEntry) -> str:
-    """The hash that chains ``entry`` to its predecessor: over every field and the previous hash."""
-    fields = {
-        "seq": entry.seq,
+class _Chained(Protocol):
+    """What the hashes are computed over: an entry, or a row of its columns read by the sealer."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def actor_kind(self) -> str: ...
+    @property
+    def actor_id(self) -> str | None: ...
+    @property
+    def actor_name(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def subject_type(self) -> str: ...
+    @property
+    def subject_id(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def client_ip(self) -> str | None: ...
+    @property
+    def before_digest(self) -> str | None: ...
+    @property
+    def after_digest(self) -> str | None: ...
+
+
+def _content_fields(entry: _Chained) -> dict[str, Any]:
+    return {
         "id": str(entry.id),
         "at": _stamp(entry.at),
         "category": entry.category,
@@ -59,8 +90,19 @@ def compute_entry_hash(entry: AuditEntry) -> str:
         "client_ip": entry.client_ip,
         "before_digest": entry.before_digest,
         "after_digest": entry.after_digest,
-        "prev_hash": entry.prev_hash,
     }
+
+
+def compute_content_hash(entry: _Chained) -> str:
+    """The hash of an entry's own content, fixed when it is written (before it has a place in the chain)."""
+    return hashlib.sha256(_canonical(_content_fields(entry))).hexdigest()
+
+
+def compute_entry_hash(entry: _Chained, *, seq: int | None, prev_hash: str | None) -> str:
+    """The hash that chains ``entry`` to its predecessor: over every field, its place and the previous hash."""
+    fields = _content_fields(entry)
+    fields["seq"] = seq
+    fields["prev_hash"] = prev_hash
     return hashlib.sha256(_canonical(fields)).hexdigest()
 
 
@@ -76,12 +118,9 @@ def _append(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> AuditEntry:
-    head = repository.lock_head(session)
-    if head is None:
-        head = AuditChainHead(id=1, last_seq=0, last_hash=GENESIS_HASH)
-        session.add(head)
+    # No lock and no read: the entry goes in unchained, and the sealer chains it once committed, so
+    # audited transactions never queue behind each other for the head of the chain.
     entry = AuditEntry(
-        seq=head.last_seq + 1,
         id=new_id(),
         at=utcnow(),
         category=category,
@@ -98,13 +137,9 @@ def _append(
         after=after,
         before_digest=digest_of(before),
         after_digest=digest_of(after),
-        prev_hash=head.last_hash,
     )
-    entry.entry_hash = compute_entry_hash(entry)
+    entry.content_hash = compute_content_hash(entry)
     session.add(entry)
-    head.last_seq = entry.seq
-    head.last_hash = entry.entry_hash
-    session.flush()
     return entry
 
 
@@ -168,9 +203,60 @@ def record_access(
     return AuditEntryRead.model_validate(entry)
 
 
+def seal_entries(session: Session, *, limit: int = 10_000) -> int:
+    """Give up to ``limit`` committed, unsealed entries their place in the chain; returns how many.
+
+    Only sealers wait for the chain head's lock, never the transactions that write entries. Entries
+    are sealed in the order they were written (their time-ordered ids); an entry whose transaction
+    commits late is sealed in a later round. An entry edited while it waited is sealed as it is
+    found, and ``verify_chain`` still names it, because its content no longer matches its content hash.
+    """
+    head = repository.lock_head(session)
+    last_seq, last_hash = head.last_seq, head.last_hash
+    changes: list[dict[str, Any]] = []
+    for row in repository.unsealed_rows(session, limit=limit):
+        last_seq += 1
+        entry_hash = compute_entry_hash(row, seq=last_seq, prev_hash=last_hash)
+        changes.append({"b_id": row.id, "b_seq": last_seq, "b_prev": last_hash, "b_hash": entry_hash})
+        last_hash = entry_hash
+    if not changes:
+        return 0
+    repository.write_seals(session, changes)
+    head.last_seq, head.last_hash = last_seq, last_hash
+    session.flush()
+    return len(changes)
+
+
+def seal_all(session_factory: sessionmaker[Session], *, batch: int = 10_000) -> int:
+    """Seal every committed entry, one short transaction per batch; returns how many were sealed."""
+    total = 0
+    while True:
+        with session_scope(session_factory) as session:
+            sealed = seal_entries(session, limit=batch)
+        total += sealed
+        if sealed < batch:
+            return total
+
+
+def _content_problem(entry: AuditEntry) -> str | None:
+    if entry.content_hash is None:
+        if entry.seq is None:
+            return "it has no content hash (the entry was edited)"
+    elif compute_content_hash(entry) != entry.content_hash:
+        return "its content does not match its hash (the entry was edited)"
+    if entry.before is not None and digest_of(entry.before) != entry.before_digest:
+        return "its before-state does not match its digest (the entry was edited)"
+    if entry.after is not None and digest_of(entry.after) != entry.after_digest:
+        return "its after-state does not match its digest (the entry was edited)"
+    return None
+
+
 def verify_chain(session: Session) -> ChainReport:
-    """Walk the chain from the first entry and name the first one that was edited, removed or moved."""
-    expected_prev = GENESIS_HASH
+    """Walk the chain from the first entry and name the first one that was edited, removed or moved.
+
+    Entries not yet sealed are checked against their own content hash, so an edit is found there too.
+    """
+    expected_prev: str | None = GENESIS_HASH
     expected_seq = 1
     count = 0
     for entry in repository.iter_entries(session):
@@ -179,29 +265,35 @@ def verify_chain(session: Session) -> ChainReport:
             problem = f"entry {expected_seq} is missing (found {entry.seq} in its place)"
         elif entry.prev_hash != expected_prev:
             problem = "its link to the previous entry does not match (entries removed or reordered)"
-        elif compute_entry_hash(entry) != entry.entry_hash:
+        elif compute_entry_hash(entry, seq=entry.seq, prev_hash=entry.prev_hash) != entry.entry_hash:
             problem = "its content does not match its hash (the entry was edited)"
-        elif entry.before is not None and digest_of(entry.before) != entry.before_digest:
-            problem = "its before-state does not match its digest (the entry was edited)"
-        elif entry.after is not None and digest_of(entry.after) != entry.after_digest:
-            problem = "its after-state does not match its digest (the entry was edited)"
+        else:
+            problem = _content_problem(entry)
         if problem:
             return ChainReport(ok=False, count=count, broken_seq=entry.seq, broken_id=entry.id, problem=problem)
         expected_prev = entry.entry_hash
         expected_seq += 1
         count += 1
+    sealed = count
     head = repository.get_head(session)
-    if head is not None and (head.last_seq != count or head.last_hash != expected_prev):
+    if head is not None and (head.last_seq != sealed or head.last_hash != expected_prev):
         return ChainReport(
             ok=False,
             count=count,
-            broken_seq=count + 1 if head.last_seq > count else head.last_seq,
-            problem=f"the chain head names entry {head.last_seq}, but the chain ends at entry {count} "
+            broken_seq=sealed + 1 if head.last_seq > sealed else head.last_seq,
+            problem=f"the chain head names entry {head.last_seq}, but the chain ends at entry {sealed} "
             "(entries removed from the end)",
         )
-    if head is None and count:
+    if head is None and sealed:
         return ChainReport(ok=False, count=count, problem="the chain head is missing")
-    return ChainReport(ok=True, count=count)
+    for entry in repository.iter_unsealed(session):
+        problem = _content_problem(entry)
+        if entry.prev_hash is not None or entry.entry_hash is not None:
+            problem = "it carries a link but has no place in the chain (entries removed or reordered)"
+        if problem:
+            return ChainReport(ok=False, count=count, broken_id=entry.id, problem=problem, unsealed=count - sealed)
+        count += 1
+    return ChainReport(ok=True, count=count, unsealed=count - sealed)
 
 
 def list_entries(
