@@ -14,7 +14,11 @@ from hypothesis import strategies as st
 
 from nokor.payments import emvqr
 
-VECTORS_FILE = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "emv-qr-vectors.json"
+# The shared folder sits beside the checkout (../shared from /work/main, ../../shared from a worktree).
+VECTORS_FILE = next((folder / "shared" / "conformance" / "emv-qr-vectors.json"
+                     for folder in Path(__file__).resolve().parents
+                     if (folder / "shared" / "conformance" / "emv-qr-vectors.json").exists()),
+                    Path(__file__).resolve().parents[3] / "shared" / "conformance" / "emv-qr-vectors.json")
 VECTORS: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))["vectors"]
 POSITIVE = [v for v in VECTORS if v["kind"] == "positive"]
 NEGATIVE = [v for v in VECTORS if v["kind"] == "negative"]

@@ -184,3 +184,187 @@ class TestExpireBills:
         assert payments.expire_bills(db, SYSTEM, now=NOW + timedelta(days=31)) == 1
         assert payments.bill_status(db, number=overdue.number).status == "expired"
         assert payments.bill_status(db, number=paid.number).status == "paid"
+
+
+def callback(bill: payments.BillRead, *, event: str, ref: str, amount: str | None = None, secret: str = SECRET,
+             body: bytes | None = None) -> payments.Callback:
+    body = body if body is not None else json.dumps({
+        "event_id": event, "transaction_ref": ref, "status": "SUCCESS", "md5": bill.qr_md5,
+        "bill_number": bill.number, "amount": amount or payments.money_text(bill.amount_minor, bill.currency),
+        "currency": bill.currency, "paid_at": NOW.isoformat()}).encode()
+    return payments.Callback(provider="sandbox", body=body,
+                             headers={"X-Provider-Signature": payments.sign_body(secret, body)})
+
+
+class TestReceiveNotificationsInABatch:
+    def test_each_callback_gets_the_outcome_it_would_get_alone(self, db: Session) -> None:
+        first, second, third, fourth = (make_bill(db, code=f"FEE{i}") for i in range(4))
+        notify(db, fourth, event="before", ref="SBX-0")
+        db.commit()
+        batch = [
+            callback(first, event="e1", ref="SBX-1"),                       # pays the first bill
+            callback(first, event="e1", ref="SBX-1"),                       # the same event again
+            callback(first, event="e2", ref="SBX-1"),                       # the same transaction again
+            callback(first, event="e3", ref="SBX-9"),                       # another payment of a paid bill
+            callback(second, event="e4", ref="SBX-2", amount="399900"),    # short by 100 riel
+            callback(third, event="e5", ref="SBX-3", secret="forged"),     # bad signature
+            callback(third, event="e6", ref="SBX-3", body=b"{not json"),   # unreadable
+            callback(third, event="e7", ref="SBX-3"),                       # pays the third bill
+            callback(fourth, event="before", ref="SBX-0"),                  # seen in an earlier transaction
+        ]
+        outcomes = payments.receive_notifications(db, callbacks=batch, secret=SECRET)
+        db.commit()
+        assert [o.outcome for o in outcomes] == ["applied", "duplicate", "duplicate", "held", "held", "rejected",
+                                                 "rejected", "applied", "duplicate"]
+        assert outcomes[3].detail == "the bill is paid" and outcomes[4].detail == "the amount differs from the bill"
+        assert [payments.bill_status(db, number=b.number).status for b in (first, second, third, fourth)] == \
+            ["paid", "open", "paid", "paid"]
+        check = payments.check_ledger(db, SYSTEM)
+        assert check.ok and check.transactions == 3
+        recorded = payments.list_notifications(db, SYSTEM, limit=50).items
+        assert len(recorded) == 10 and {o.notification_id for o in outcomes} <= {n.id for n in recorded}
+
+    def test_a_batch_pays_many_bills_once_each_with_the_audit_trail(self, db: Session) -> None:
+        from nokor import audit
+
+        bills = [make_bill(db, code=f"MANY{i}") for i in range(20)]
+        db.commit()
+        batch = [callback(b, event=f"m{i}", ref=f"SBX-M{i}") for i, b in enumerate(bills)]
+        outcomes = payments.receive_notifications(db, callbacks=batch + batch[:5], secret=SECRET)
+        db.commit()
+        assert [o.outcome for o in outcomes] == ["applied"] * 20 + ["duplicate"] * 5
+        assert all(payments.bill_status(db, number=b.number).status == "paid" for b in bills)
+        assert payments.check_ledger(db, SYSTEM).transactions == 20
+        paid = audit.list_entries(db, SYSTEM, subject_type="payments_bill", limit=200).items
+        assert sum(1 for e in paid if e.action == "bill.pay") == 20
+        assert audit.verify_chain(db).ok
+
+
+class TestHeldPayments:
+    LIMITS = {"KHR": 10_000_000, "USD": 10_000}
+
+    def _officer(self, db: Session, unit: str, permissions: list[str], name: str) -> Actor:
+        role = make_role(db, permissions=permissions)
+        officer = make_officer(db, org_unit=unit, roles=[role.code], username=name)
+        unit_id = next(u.id for u in accounts.list_org_units(db, SYSTEM) if u.code == unit)
+        return Actor(kind="officer", id=officer.id, name=officer.username,
+                     grants={p: frozenset({unit_id}) for p in permissions})
+
+    def _short_payment(self, db: Session, **fee: str) -> tuple[payments.BillRead, payments.PaymentOutcome]:
+        bill = make_bill(db, **fee)
+        short = payments.money_text(bill.amount_minor - 10_000, bill.currency)
+        outcome = notify(db, bill, ref="SBX-SHORT", amount=short)
+        assert outcome.outcome == "held"
+        return bill, outcome
+
+    def test_accepting_a_short_payment_pays_the_bill_with_what_was_paid(self, db: Session) -> None:
+        bill, held = self._short_payment(db, amount="50000")
+        queue = payments.list_held_payments(db, SYSTEM)
+        assert [h.notification.id for h in queue] == [held.notification_id]
+        assert queue[0].bill_number == bill.number and queue[0].bill_amount_minor == 5_000_000
+        review = payments.review_held_payment(db, SYSTEM, notification_id=held.notification_id, decision="accept",
+                                              reason="the bank kept 100 riel as its fee", four_eyes_above=self.LIMITS)
+        assert review.status == "done" and review.bill_number == bill.number
+        assert payments.bill_status(db, number=bill.number).status == "paid"
+        balances = {b.account: b.balance_minor for b in payments.ledger_balances(db, SYSTEM)}
+        assert balances["clearing:sandbox"] == 4_990_000 and payments.check_ledger(db, SYSTEM).ok
+        assert payments.list_held_payments(db, SYSTEM) == []
+        notes = {n.id: n for n in payments.list_notifications(db, SYSTEM).items}
+        assert notes[held.notification_id].outcome == "accepted" and notes[held.notification_id].resolved_at
+
+    def test_returning_a_payment_posts_it_in_and_out_and_asks_the_provider(self, db: Session) -> None:
+        from sqlalchemy import select
+
+        from nokor.kit.outbox import OutboxMessage
+
+        bill, held = self._short_payment(db, amount="50000")
+        review = payments.review_held_payment(db, SYSTEM, notification_id=held.notification_id, decision="return",
+                                              reason="payer asked for the money back", four_eyes_above=self.LIMITS,
+                                              refund_url="http://bank.test/v1/refunds")
+        assert review.status == "done"
+        assert payments.bill_status(db, number=bill.number).status == "open"
+        lines = payments.ledger_lines(db, SYSTEM, account="returns:sandbox").items
+        assert sorted(line.amount_minor for line in lines) == [-4_990_000, 4_990_000]
+        assert {b.account: b.balance_minor for b in payments.ledger_balances(db, SYSTEM)}["clearing:sandbox"] == 0
+        message = db.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"return:{review.id}"))
+        assert message is not None and message.payload["transaction_ref"] == "SBX-SHORT"
+        assert message.payload["amount"] == "49900.00"
+
+    def test_a_large_decision_waits_for_a_second_officer(self, db: Session) -> None:
+        from nokor import audit
+
+        unit = make_org_unit(db, code="GDI3").code
+        bill, held = self._short_payment(db, org_unit=unit)
+        clerk = self._officer(db, unit, ["payments.review", "payments.read"], "clerk.review")
+        chief = self._officer(db, unit, ["payments.review", "payments.read"], "chief.review")
+        review = payments.review_held_payment(db, clerk, notification_id=held.notification_id, decision="accept",
+                                              reason="short by the bank fee", four_eyes_above=self.LIMITS)
+        assert review.status == "pending" and payments.bill_status(db, number=bill.number).status == "open"
+        assert payments.list_held_payments(db, clerk)[0].pending.id == review.id
+        with pytest.raises(Conflict):
+            payments.review_held_payment(db, chief, notification_id=held.notification_id, decision="return",
+                                         reason="no", four_eyes_above=self.LIMITS)
+        with pytest.raises(Forbidden):
+            payments.confirm_review(db, clerk, review_id=review.id)
+        done = payments.confirm_review(db, chief, review_id=review.id)
+        assert done.status == "done" and done.decided_by_name == "chief.review"
+        assert payments.bill_status(db, number=bill.number).status == "paid"
+        with pytest.raises(Conflict):
+            payments.confirm_review(db, chief, review_id=review.id)
+        trail = audit.list_entries(db, SYSTEM, subject_type="payments_notification",
+                                   subject_id=str(held.notification_id)).items
+        assert [(e.action, e.actor_name) for e in reversed(trail)] == [
+            ("payment.accept.propose", "clerk.review"), ("payment.accept", "chief.review")]
+
+    def test_a_declined_decision_leaves_the_payment_held_with_its_history(self, db: Session) -> None:
+        unit = make_org_unit(db, code="GDI4").code
+        _bill, held = self._short_payment(db, org_unit=unit)
+        clerk = self._officer(db, unit, ["payments.review", "payments.read"], "clerk.decline")
+        chief = self._officer(db, unit, ["payments.review", "payments.read"], "chief.decline")
+        review = payments.review_held_payment(db, clerk, notification_id=held.notification_id, decision="return",
+                                              reason="looks wrong", four_eyes_above=self.LIMITS)
+        with pytest.raises(ValidationFailed):
+            payments.decline_review(db, chief, review_id=review.id, reason=" ")
+        declined = payments.decline_review(db, chief, review_id=review.id, reason="the payer confirmed the amount")
+        assert declined.status == "declined"
+        queue = payments.list_held_payments(db, chief)
+        assert queue[0].pending is None and [r.status for r in queue[0].history] == ["declined"]
+        assert queue[0].history[0].decline_reason == "the payer confirmed the amount"
+
+    def test_a_reason_is_required_and_only_held_payments_can_be_decided(self, db: Session) -> None:
+        _bill, held = self._short_payment(db, amount="50000")
+        with pytest.raises(ValidationFailed) as error:
+            payments.review_held_payment(db, SYSTEM, notification_id=held.notification_id, decision="accept",
+                                         reason="  ", four_eyes_above=self.LIMITS)
+        assert error.value.errors[0]["pointer"] == "/reason"
+        applied = notify(db, make_bill(db, code="OTHER"), ref="SBX-OK")
+        with pytest.raises(Conflict):
+            payments.review_held_payment(db, SYSTEM, notification_id=applied.notification_id, decision="return",
+                                         reason="why not", four_eyes_above=self.LIMITS)
+
+    def test_a_payment_for_no_bill_is_accepted_for_the_bill_the_officer_names(self, db: Session) -> None:
+        bill = make_bill(db, amount="50000")
+        body = json.dumps({"event_id": "lost", "transaction_ref": "SBX-LOST", "status": "SUCCESS",
+                           "amount": "50000", "currency": "KHR"}).encode()
+        held = payments.receive_notification(db, provider="sandbox", body=body, secret=SECRET,
+                                             headers={"X-Provider-Signature": payments.sign_body(SECRET, body)})
+        assert held.outcome == "held"
+        with pytest.raises(ValidationFailed):
+            payments.review_held_payment(db, SYSTEM, notification_id=held.notification_id, decision="accept",
+                                         reason="payer sent the receipt", four_eyes_above=self.LIMITS)
+        review = payments.review_held_payment(db, SYSTEM, notification_id=held.notification_id, decision="accept",
+                                              reason="payer sent the receipt", bill_number=bill.number,
+                                              four_eyes_above=self.LIMITS)
+        assert review.status == "done" and payments.bill_status(db, number=bill.number).status == "paid"
+
+    def test_a_paid_bill_cannot_take_a_second_payment(self, db: Session) -> None:
+        bill = make_bill(db, amount="50000")
+        notify(db, bill, ref="SBX-A")
+        second = notify(db, bill, ref="SBX-B")
+        assert second.outcome == "held"
+        with pytest.raises(Conflict):
+            payments.review_held_payment(db, SYSTEM, notification_id=second.notification_id, decision="accept",
+                                         reason="paid twice", four_eyes_above=self.LIMITS)
+        review = payments.review_held_payment(db, SYSTEM, notification_id=second.notification_id,
+                                              decision="return", reason="paid twice", four_eyes_above=self.LIMITS)
+        assert review.status == "done"

@@ -130,3 +130,80 @@ class TestOfficerPages:
         detail = client.get(f"/admin/payments/reconciliations/{report.id}", headers=HTML)
         assert "REF2" in detail.text and "REF1" in detail.text
         assert "day.csv" in client.get("/admin/payments/reconciliations", headers=HTML).text
+
+
+def pay_short(db: Session, bill: payments.BillRead, ref: str = "SHORT1") -> None:
+    body = json.dumps({"event_id": ref, "transaction_ref": ref, "status": "SUCCESS", "md5": bill.qr_md5,
+                       "amount": payments.money_text(bill.amount_minor - 10_000, bill.currency),
+                       "currency": bill.currency}).encode()
+    held = payments.receive_notification(db, provider="sandbox", body=body, secret="s",
+                                         headers={"X-Provider-Signature": payments.sign_body("s", body)})
+    assert held.outcome == "held"
+    db.commit()
+
+
+class TestHeldPaymentsPage:
+    def test_a_large_short_payment_is_accepted_by_two_officers(self, client: TestClient, db: Session) -> None:
+        unit = make_org_unit(db, code="GDI").code
+        bill = open_bill(db, amount="500000", org_unit=unit)
+        pay_short(db, bill)
+        officer_with(db, unit, ["payments.review", "payments.read"], "reviewer")
+        officer_with(db, unit, ["payments.review", "payments.read"], "supervisor")
+        sign_in(client, "reviewer")
+        page = client.get("/admin/payments/held", headers=HTML)
+        assert page.status_code == 200 and "The amount differs from the bill" in page.text
+        assert bill.number in page.text and "Accept the payment" in page.text
+        action = re.search(r'action="(/admin/payments/held/[0-9a-f-]+)"', page.text)
+        assert action is not None
+        missing = client.post(action.group(1), data={"decision": "accept", "reason": "",
+                                                     "csrf_token": csrf_from(page.text)}, headers=HTML)
+        assert missing.status_code == 422 and 'id="error-reason"' in missing.text
+        proposed = client.post(action.group(1), data={"decision": "accept", "reason": "bank fee kept",
+                                                      "csrf_token": csrf_from(page.text)}, headers=HTML,
+                               follow_redirects=False)
+        assert proposed.status_code == 303
+        page = client.get("/admin/payments/held", headers=HTML)
+        assert "Waiting for a second officer" in page.text and "bank fee kept" in page.text
+        confirm = re.search(r'action="(/admin/payments/reviews/[0-9a-f-]+/confirm)"', page.text)
+        assert confirm is not None
+        own = client.post(confirm.group(1), data={"csrf_token": csrf_from(page.text)}, headers=HTML)
+        assert own.status_code == 403
+        client.post("/logout", data={"csrf_token": csrf_from(page.text)}, headers=HTML)
+        client.cookies.clear()
+        sign_in(client, "supervisor")
+        page = client.get("/admin/payments/held", headers=HTML)
+        done = client.post(confirm.group(1), data={"csrf_token": csrf_from(page.text)}, headers=HTML,
+                           follow_redirects=False)
+        assert done.status_code == 303
+        assert "No payments are held." in client.get("/admin/payments/held", headers=HTML).text
+        assert payments.bill_status(db, number=bill.number).status == "paid"
+
+    def test_a_small_payment_is_returned_at_once(self, client: TestClient, db: Session) -> None:
+        unit = make_org_unit(db, code="GDI").code
+        bill = open_bill(db, amount="50000", org_unit=unit)
+        pay_short(db, bill)
+        officer_with(db, unit, ["payments.review", "payments.read"], "reviewer")
+        sign_in(client, "reviewer")
+        page = client.get("/admin/payments/held", headers=HTML)
+        action = re.search(r'action="(/admin/payments/held/[0-9a-f-]+)"', page.text)
+        assert action is not None
+        done = client.post(action.group(1), data={"decision": "return", "reason": "payer asked",
+                                                  "csrf_token": csrf_from(page.text)}, headers=HTML,
+                           follow_redirects=False)
+        assert done.status_code == 303
+        ledger = client.get("/admin/payments/ledger", headers=HTML)
+        assert "returns:sandbox" in ledger.text
+        assert payments.bill_status(db, number=bill.number).status == "open"
+
+    @pytest.mark.parametrize("lang", ["km", "ar", "de"])
+    def test_the_review_page_speaks_the_readers_language(self, client: TestClient, db: Session, lang: str) -> None:
+        unit = make_org_unit(db, code="GDI").code
+        bill = open_bill(db, amount="50000", org_unit=unit)
+        pay_short(db, bill)
+        officer_with(db, unit, ["payments.review", "payments.read"], "reviewer")
+        sign_in(client, "reviewer")
+        client.get(f"/language/{lang}")
+        page = client.get("/admin/payments/held", headers=HTML)
+        for english in ("The amount differs from the bill", "Accept the payment", "Return it to the payer",
+                        "Reason for your decision"):
+            assert english not in page.text

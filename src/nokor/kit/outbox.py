@@ -59,8 +59,12 @@ def enqueue(
     idempotency_key: str | None = None,
     headers: dict[str, str] | None = None,
     available_at: datetime | None = None,
+    flush: bool = True,
 ) -> OutboxMessage:
     """Add a message to the outbox in the caller's transaction; it is sent only if that commits.
+
+    ``flush=False`` leaves the insert to the caller's next flush, so that a batch of messages goes
+    to the database in one statement.
 
     The idempotency key travels with every attempt (as the ``Idempotency-Key`` header of a webhook),
     so a receiver can drop the duplicates that at-least-once delivery may bring.
@@ -80,7 +84,8 @@ def enqueue(
         available_at=available_at or utcnow(),
     )
     session.add(message)
-    session.flush()
+    if flush:
+        session.flush()
     return message
 
 

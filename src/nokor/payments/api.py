@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
@@ -14,18 +15,23 @@ from nokor.config import Settings
 from nokor.kit.errors import Unauthorized, problem_responses
 from nokor.kit.pagination import Page
 from nokor.payments import service
+from nokor.payments.confirmations import CallbackBatcher
 from nokor.payments.images import qr_png, qr_svg
 from nokor.payments.schemas import (
     Balance,
     BillCreate,
     BillRead,
     BillStatusRead,
+    DeclineBody,
     FeeCreate,
     FeeRead,
+    HeldPaymentRead,
     LedgerCheck,
     NotificationRead,
     PaymentOutcome,
     RefundRead,
+    ReviewDecision,
+    ReviewRead,
 )
 from nokor.web.deps import CurrentActor, DbSession
 
@@ -33,6 +39,7 @@ router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
 PROBLEMS = problem_responses(401, 403, 422)
 WITH_404 = problem_responses(401, 403, 404, 409, 422)
 MAX_CALLBACK_BYTES = 64 * 1024
+_BATCHER_LOCK = threading.Lock()
 
 
 class CancelBody(BaseModel):
@@ -60,15 +67,15 @@ def refund_url(settings: Settings) -> str:
 
 @router.post("/callbacks/{provider}", response_model=PaymentOutcome, responses=problem_responses(401, 413),
              summary="A provider's payment notification (HMAC-SHA256 of the body in X-Provider-Signature)")
-async def provider_callback(request: Request, session: DbSession, provider: str) -> Response:
+async def provider_callback(request: Request, provider: str) -> Response:
     body = await request.body()
     if len(body) > MAX_CALLBACK_BYTES or len(provider) > 32:
         return JSONResponse({"type": "https://nokor.gov/problems/payload-too-large", "title": "Too large",
                              "status": 413}, status_code=413, media_type="application/problem+json")
-    # The service blocks on the database: run it off the event loop, or one request waiting for a row
-    # lock would stall the loop and with it the request that holds the lock.
-    outcome = await run_in_threadpool(service.receive_notification, session, provider=provider, body=body,
-                                      headers=dict(request.headers), secret=callback_secret(settings_of(request)))
+    # Answered once the batch it joined is committed; the database work runs on the batcher's thread,
+    # never on the event loop.
+    callback = service.Callback(provider=provider, body=body, headers=dict(request.headers))
+    outcome = await asyncio.wrap_future(callback_batcher(request).submit(callback))
     if outcome.outcome == "rejected" and outcome.detail == "bad signature":
         # Answered without raising, so that the rejected notification stays recorded.
         problem = Unauthorized(outcome.detail)
@@ -76,6 +83,17 @@ async def provider_callback(request: Request, session: DbSession, provider: str)
                             media_type="application/problem+json")
     status = 400 if outcome.outcome == "rejected" else 200
     return JSONResponse(outcome.model_dump(mode="json"), status_code=status)
+
+
+def callback_batcher(request: Request) -> CallbackBatcher:
+    """The app's one batcher of provider callbacks (made on first use)."""
+    state = request.app.state
+    with _BATCHER_LOCK:
+        batcher: CallbackBatcher | None = getattr(state, "payments_callback_batcher", None)
+        if batcher is None:
+            batcher = CallbackBatcher(state.session_factory, callback_secret(settings_of(request)))
+            state.payments_callback_batcher = batcher
+    return batcher
 
 
 @router.get("/fees", response_model=list[FeeRead], responses=PROBLEMS, summary="The fee schedule")
@@ -150,6 +168,42 @@ def approve_refund(request: Request, session: DbSession, actor: CurrentActor, re
 def notifications(session: DbSession, actor: CurrentActor, outcome: str | None = None, cursor: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[NotificationRead]:
     return service.list_notifications(session, actor, outcome=outcome, cursor=cursor, limit=limit)
+
+
+@router.get("/held", response_model=list[HeldPaymentRead], responses=PROBLEMS,
+            summary="Payments held for review (amount differs, bill not open, no bill), oldest first")
+def held_payments(session: DbSession, actor: CurrentActor) -> list[HeldPaymentRead]:
+    return service.list_held_payments(session, actor)
+
+
+@router.post("/notifications/{notification_id}/{decision}", response_model=ReviewRead, responses=WITH_404,
+             summary="Accept a held payment for its bill, or return it to the payer (with the reason)")
+def review_held_payment(request: Request, session: DbSession, actor: CurrentActor, notification_id: uuid.UUID,
+                        decision: Literal["accept", "return"], body: ReviewDecision) -> ReviewRead:
+    settings = settings_of(request)
+    return service.review_held_payment(
+        session, actor, notification_id=notification_id, decision=decision, reason=body.reason,
+        bill_number=body.bill_number, four_eyes_above=service.four_eyes_limits(settings.payments_four_eyes_above),
+        refund_url=refund_url(settings))
+
+
+@router.get("/reviews", response_model=list[ReviewRead], responses=PROBLEMS,
+            summary="Decisions on held payments, newest first")
+def reviews(session: DbSession, actor: CurrentActor,
+            status: Literal["pending", "done", "declined"] | None = None) -> list[ReviewRead]:
+    return service.list_reviews(session, actor, status=status)
+
+
+@router.post("/reviews/{review_id}/confirm", response_model=ReviewRead, responses=WITH_404,
+             summary="A second officer confirms a decision on a held payment")
+def confirm_review(request: Request, session: DbSession, actor: CurrentActor, review_id: uuid.UUID) -> ReviewRead:
+    return service.confirm_review(session, actor, review_id=review_id, refund_url=refund_url(settings_of(request)))
+
+
+@router.post("/reviews/{review_id}/decline", response_model=ReviewRead, responses=WITH_404,
+             summary="Turn down a proposed decision; the payment stays held")
+def decline_review(session: DbSession, actor: CurrentActor, review_id: uuid.UUID, body: DeclineBody) -> ReviewRead:
+    return service.decline_review(session, actor, review_id=review_id, reason=body.reason)
 
 
 @router.get("/ledger/balances", response_model=list[Balance], responses=PROBLEMS)

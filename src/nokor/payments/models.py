@@ -168,3 +168,29 @@ class RequestToPay(Base):
     txn_id: Mapped[str] = mapped_column(String(64))
     bill_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments_bill.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PaymentReview(Base):
+    """An officer's decision on a payment held for review: accept it for a bill, or return it to the payer.
+
+    Above the four-eyes amount the decision is only proposed (``pending``) until a second officer
+    confirms it (``done``) or declines it (``declined``, and the payment is held again).
+    """
+
+    __tablename__ = "payments_review"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payments_notification.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    bill_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments_bill.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(400))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    proposed_by: Mapped[uuid.UUID | None] = mapped_column()
+    proposed_by_name: Mapped[str] = mapped_column(String(200))
+    decided_by: Mapped[uuid.UUID | None] = mapped_column()
+    decided_by_name: Mapped[str | None] = mapped_column(String(200))
+    decline_reason: Mapped[str | None] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,13 +7,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from nokor.payments.models import (
     Bill,
     Fee,
     LedgerEntry,
+    PaymentReview,
     ProviderNotification,
     Reconciliation,
     ReconciliationItem,
@@ -46,6 +47,30 @@ def bill_for_payment(session: Session, *, md5: Any, number: Any) -> Bill | None:
     if isinstance(number, str) and number:
         return bill_by_number(session, number, lock=True)
     return None
+
+
+def bills_for_payments(session: Session, *, md5s: set[str], numbers: set[str]) -> tuple[dict[str, Bill],
+                                                                                          dict[str, Bill]]:
+    """The bills of a batch of payments by QR MD5 and by number, locked in id order (no deadlocks)."""
+    if not md5s and not numbers:
+        return {}, {}
+    stmt = select(Bill).where(or_(Bill.qr_md5.in_(sorted(md5s)), Bill.number.in_(sorted(numbers))))
+    bills = session.scalars(stmt.order_by(Bill.id).with_for_update()).all()
+    return {b.qr_md5: b for b in bills}, {b.number: b for b in bills}
+
+
+def notifications_by_events(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
+                                                                                     uuid.UUID | None]:
+    """Which of these (provider, event id) were recorded before, and the bill each concerned."""
+    if not keys:
+        return {}
+    found: dict[tuple[str, str], uuid.UUID | None] = {}
+    for provider in {p for p, _e in keys}:
+        events = sorted(e for p, e in keys if p == provider)
+        rows = session.execute(select(ProviderNotification.event_id, ProviderNotification.bill_id).where(
+            ProviderNotification.provider == provider, ProviderNotification.event_id.in_(events))).all()
+        found.update({(provider, str(event)): bill for event, bill in rows})
+    return found
 
 
 def bills_query(*, status: str | None, org_unit_ids: Iterable[uuid.UUID] | None) -> Select[Bill]:
@@ -153,3 +178,33 @@ def add_reconciliation_items(session: Session, rows: list[dict[str, Any]]) -> No
 def open_bills_with_live_qr(session: Session, now: datetime, limit: int) -> Sequence[Bill]:
     return session.scalars(select(Bill).where(Bill.status == "open", Bill.qr_expires_at > now)
                            .order_by(Bill.created_at).limit(limit)).all()
+
+
+def notification(session: Session, notification_id: uuid.UUID, *, lock: bool = False) -> ProviderNotification | None:
+    return session.get(ProviderNotification, notification_id, with_for_update=lock)
+
+
+def held_notifications(session: Session, limit: int) -> Sequence[ProviderNotification]:
+    return session.scalars(select(ProviderNotification).where(ProviderNotification.outcome == "held")
+                           .order_by(ProviderNotification.received_at).limit(limit)).all()
+
+
+def pending_review(session: Session, notification_id: uuid.UUID) -> PaymentReview | None:
+    return session.scalar(select(PaymentReview).where(PaymentReview.notification_id == notification_id,
+                                                      PaymentReview.status == "pending"))
+
+
+def review(session: Session, review_id: uuid.UUID, *, lock: bool = False) -> PaymentReview | None:
+    return session.get(PaymentReview, review_id, with_for_update=lock)
+
+
+def reviews_of(session: Session, notification_id: uuid.UUID) -> Sequence[PaymentReview]:
+    return session.scalars(select(PaymentReview).where(PaymentReview.notification_id == notification_id)
+                           .order_by(PaymentReview.created_at)).all()
+
+
+def reviews(session: Session, status: str | None, limit: int) -> Sequence[PaymentReview]:
+    stmt = select(PaymentReview).order_by(PaymentReview.created_at.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(PaymentReview.status == status)
+    return session.scalars(stmt).all()

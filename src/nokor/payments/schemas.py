@@ -187,3 +187,47 @@ class RtpRead(BaseModel):
     currency: str
     bill_status: str
     status: str
+
+
+class ReviewRead(BaseModel):
+    """An officer's decision on a held payment, and the second officer's when four eyes are needed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    notification_id: uuid.UUID
+    decision: Literal["accept", "return"]
+    bill_id: uuid.UUID | None
+    bill_number: str | None = None
+    amount_minor: int
+    currency: str
+    reason: str
+    status: Literal["pending", "done", "declined"]
+    proposed_by_name: str
+    decided_by_name: str | None
+    decline_reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class HeldPaymentRead(BaseModel):
+    """A payment held for review, beside the bill it names (if any) and the decision waiting on it."""
+
+    notification: NotificationRead
+    bill_number: str | None
+    bill_amount_minor: int | None
+    bill_currency: str | None
+    bill_status: str | None
+    pending: ReviewRead | None
+    history: list[ReviewRead]
+
+
+class ReviewDecision(BaseModel):
+    """What an officer decides on a held payment (the API body)."""
+
+    reason: str = Field(min_length=1, max_length=400)
+    bill_number: str | None = Field(None, max_length=16)
+
+
+class DeclineBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=400)

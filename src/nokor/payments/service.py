@@ -7,7 +7,8 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nokor import accounts, audit
+from nokor.db import new_id
 from nokor.kit.actor import Actor, declare_permission
 from nokor.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
@@ -31,6 +33,7 @@ from nokor.payments.models import (
     Bill,
     Fee,
     LedgerEntry,
+    PaymentReview,
     ProviderNotification,
     Reconciliation,
     Refund,
@@ -45,6 +48,7 @@ from nokor.payments.schemas import (
     BillStatusRead,
     FeeCreate,
     FeeRead,
+    HeldPaymentRead,
     LedgerCheck,
     LedgerLine,
     NotificationRead,
@@ -52,6 +56,7 @@ from nokor.payments.schemas import (
     ReconciliationItemRead,
     ReconciliationRead,
     RefundRead,
+    ReviewRead,
     RtpRead,
 )
 
@@ -64,10 +69,16 @@ PAYMENTS_NOTIFY = declare_permission(
     "payments.notify", _l("Notify payments of bills (the systems of payer banks)"))
 PAYMENTS_APPROVE_REFUND = declare_permission(
     "payments.approve_refund", _l("Approve refunds above the four-eyes amount (as the second officer)"))
+PAYMENTS_REVIEW = declare_permission(
+    "payments.review", _l("Accept or return payments held for review, or confirm another officer's decision"))
 
 TREASURY = "treasury"
 SIGNATURE_HEADER = "x-provider-signature"
 BILL_FIELDS = ("number", "status", "amount_minor", "currency", "paid_minor", "paid_at", "provider_ref")
+
+
+def returns_account(provider: str) -> str:
+    return f"returns:{provider}"
 
 
 def agency_account(code: str) -> str:
@@ -241,7 +252,7 @@ def expire_bills(session: Session, actor: Actor, *, now: datetime | None = None)
 
 def post_transaction(session: Session, *, kind: str, currency: str, lines: Iterable[tuple[str, int]],
                      bill_id: uuid.UUID | None = None, memo: str | None = None,
-                     at: datetime | None = None) -> uuid.UUID:
+                     at: datetime | None = None, flush: bool = True) -> uuid.UUID:
     """Append one balanced transaction (debits positive, credits negative); refuses one that does not balance."""
     lines = [(account, amount) for account, amount in lines if amount]
     if len(lines) < 2 or sum(amount for _account, amount in lines) != 0:
@@ -251,7 +262,8 @@ def post_transaction(session: Session, *, kind: str, currency: str, lines: Itera
     session.add_all([LedgerEntry(transaction_id=transaction_id, kind=kind, account=account, currency=currency,
                                  amount_minor=amount, bill_id=bill_id, memo=memo, posted_at=at)
                      for account, amount in lines])
-    session.flush()
+    if flush:
+        session.flush()
     return transaction_id
 
 
@@ -292,13 +304,15 @@ def webhook_secret(configured: str | None, secret_key: str) -> str:
     return hashlib.sha256(b"nokor-payments-webhook:" + secret_key.encode()).hexdigest()
 
 
-def _record(session: Session, provider: str, body: bytes, headers: Mapping[str, str], **fields: Any) -> \
-        ProviderNotification:
-    note = ProviderNotification(provider=provider, body=body.decode("utf-8", errors="replace"),
+def _record(session: Session, provider: str, body: bytes, headers: Mapping[str, str], *, flush: bool = True,
+            **fields: Any) -> ProviderNotification:
+    note = ProviderNotification(id=new_id(), provider=provider, body=body.decode("utf-8", errors="replace"),
                                 headers={k.lower(): v for k, v in headers.items()
-                                         if k.lower() not in ("authorization", "cookie")}, **fields)
+                                         if k.lower() not in ("authorization", "cookie")},
+                                received_at=utcnow(), **fields)
     session.add(note)
-    session.flush()
+    if flush:
+        session.flush()
     return note
 
 
@@ -312,10 +326,7 @@ def receive_notification(session: Session, *, provider: str, body: bytes, header
     """
     sent = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
     if not hmac.compare_digest(sent, sign_body(secret, body)):
-        note = _record(session, provider, body, headers, signature_valid=False, outcome="rejected",
-                       detail="bad signature")
-        log.warning("payment callback with a bad signature", provider=provider, notification=str(note.id))
-        return PaymentOutcome(notification_id=note.id, outcome="rejected", detail="bad signature")
+        return _refuse_signature(session, provider, body, headers)
     try:
         event = json.loads(body)
     except ValueError:
@@ -323,46 +334,143 @@ def receive_notification(session: Session, *, provider: str, body: bytes, header
     return _take_event(session, provider=provider, body=body, headers=headers, event=event)
 
 
-def _take_event(session: Session, *, provider: str, body: bytes, headers: Mapping[str, str],
-                event: Any) -> PaymentOutcome:
+def _refuse_signature(session: Session, provider: str, body: bytes, headers: Mapping[str, str], *,
+                      flush: bool = True) -> PaymentOutcome:
+    note = _record(session, provider, body, headers, flush=flush, signature_valid=False, outcome="rejected",
+                   detail="bad signature")
+    log.warning("payment callback with a bad signature", provider=provider, notification=str(note.id))
+    return PaymentOutcome(notification_id=note.id, outcome="rejected", detail="bad signature")
+
+
+class _Event:
+    """The fields of a readable payment notification."""
+
+    __slots__ = ("amount", "currency", "event_id", "md5", "number", "paid_at", "ref", "status")
+
+    def __init__(self, event: Any) -> None:
+        self.event_id, self.ref, self.status = str(event["event_id"]), str(event["transaction_ref"]), \
+            str(event["status"])
+        self.currency = str(event["currency"])
+        self.amount = Money.parse(str(event["amount"]), self.currency).minor
+        self.md5 = event.get("md5")
+        self.number = event.get("bill_number")
+        self.paid_at = _when(event.get("paid_at"))
+
+
+def _read_event(session: Session, provider: str, body: bytes, headers: Mapping[str, str], event: Any, *,
+                flush: bool = True) -> _Event | PaymentOutcome:
     try:
-        event_id, ref, status = str(event["event_id"]), str(event["transaction_ref"]), str(event["status"])
-        currency = str(event["currency"])
-        amount = Money.parse(str(event["amount"]), currency).minor
-    except (ValueError, KeyError, TypeError) as exc:
-        note = _record(session, provider, body, headers, signature_valid=True, outcome="rejected",
+        return _Event(event)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        note = _record(session, provider, body, headers, flush=flush, signature_valid=True, outcome="rejected",
                        detail=f"unreadable: {exc}"[:400])
         return PaymentOutcome(notification_id=note.id, outcome="rejected", detail="unreadable body")
-    seen = repository.notification_by_event(session, provider, event_id)
+
+
+def _take_event(session: Session, *, provider: str, body: bytes, headers: Mapping[str, str],
+                event: Any) -> PaymentOutcome:
+    read = _read_event(session, provider, body, headers, event)
+    if isinstance(read, PaymentOutcome):
+        return read
+    seen = repository.notification_by_event(session, provider, read.event_id)
     if seen is None:
         try:
             with session.begin_nested():
                 note = _record(session, provider, body, headers, signature_valid=True, outcome="received",
-                               event_id=event_id, transaction_ref=ref, amount_minor=amount, currency=currency)
+                               event_id=read.event_id, transaction_ref=read.ref, amount_minor=read.amount,
+                               currency=read.currency)
         except IntegrityError:
-            seen = repository.notification_by_event(session, provider, event_id)
+            seen = repository.notification_by_event(session, provider, read.event_id)
     if seen is not None:
-        duplicate = _record(session, provider, body, headers, signature_valid=True, outcome="duplicate",
-                            detail=f"event {event_id} seen before", transaction_ref=ref, bill_id=seen.bill_id,
-                            amount_minor=amount, currency=currency)
-        return PaymentOutcome(notification_id=duplicate.id, outcome="duplicate", detail=duplicate.detail)
-    bill = repository.bill_for_payment(session, md5=event.get("md5"), number=event.get("bill_number"))
+        return _duplicate_event(session, provider, body, headers, read, seen.bill_id)
+    bill = repository.bill_for_payment(session, md5=read.md5, number=read.number)
+    return _apply_event(session, note, bill, provider=provider, read=read)
+
+
+def _duplicate_event(session: Session, provider: str, body: bytes, headers: Mapping[str, str], read: _Event,
+                     bill_id: uuid.UUID | None, *, flush: bool = True) -> PaymentOutcome:
+    duplicate = _record(session, provider, body, headers, flush=flush, signature_valid=True, outcome="duplicate",
+                        detail=f"event {read.event_id} seen before", transaction_ref=read.ref, bill_id=bill_id,
+                        amount_minor=read.amount, currency=read.currency)
+    return PaymentOutcome(notification_id=duplicate.id, outcome="duplicate", detail=duplicate.detail)
+
+
+def _apply_event(session: Session, note: ProviderNotification, bill: Bill | None, *, provider: str, read: _Event,
+                 flush: bool = True) -> PaymentOutcome:
+    """Decide what a new, readable notification does to its bill (the same rules for one or a batch)."""
     if bill is not None:
         note.bill_id = bill.id
-    if status.upper() != "SUCCESS":
-        return _settle_note(note, bill, "ignored", f"status {status}")
+    if read.status.upper() != "SUCCESS":
+        return _settle_note(note, bill, "ignored", f"status {read.status}")
     if bill is None:
         return _settle_note(note, bill, "held", "no bill matches this payment")
-    if bill.status == "paid" and bill.provider_ref == ref:
+    if bill.status == "paid" and bill.provider_ref == read.ref:
         return _settle_note(note, bill, "duplicate", "this transaction already paid the bill")
-    paid_at = _when(event.get("paid_at")) or utcnow()
+    paid_at = read.paid_at or utcnow()
     late_but_valid = bill.status == "expired" and paid_at <= bill.qr_expires_at
     if bill.status != "open" and not late_but_valid:
         return _settle_note(note, bill, "held", f"the bill is {bill.status}")
-    if amount != bill.amount_minor or currency != bill.currency:
+    if read.amount != bill.amount_minor or read.currency != bill.currency:
         return _settle_note(note, bill, "held", "the amount differs from the bill")
-    _pay(session, bill, provider=provider, ref=ref, amount=amount, paid_at=paid_at)
+    _pay(session, bill, provider=provider, ref=read.ref, amount=read.amount, paid_at=paid_at, flush=flush)
     return _settle_note(note, bill, "applied", None)
+
+
+@dataclass(frozen=True)
+class Callback:
+    """One provider callback as it arrived: the provider named in its URL, the raw body, the headers."""
+
+    provider: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
+def receive_notifications(session: Session, *, callbacks: Sequence[Callback], secret: str) -> list[PaymentOutcome]:
+    """Take in many provider callbacks in one transaction, each exactly as ``receive_notification`` would.
+
+    The events seen before and the bills concerned are read (and locked) in two statements for the whole
+    batch, and everything written goes to the database in one flush, so a batch costs a few round trips
+    and one commit instead of several of each per callback. Repeats inside the batch are duplicates like
+    any other. If another process records one of the same events at the same moment, the flush fails
+    with an integrity error: the caller rolls back and takes the callbacks one by one.
+    """
+    outcomes: list[PaymentOutcome | None] = [None] * len(callbacks)
+    readable: list[tuple[int, Callback, _Event]] = []
+    for index, callback in enumerate(callbacks):
+        sent = {k.lower(): v for k, v in callback.headers.items()}.get(SIGNATURE_HEADER, "")
+        if not hmac.compare_digest(sent, sign_body(secret, callback.body)):
+            outcomes[index] = _refuse_signature(session, callback.provider, callback.body, callback.headers,
+                                                flush=False)
+            continue
+        try:
+            event = json.loads(callback.body)
+        except ValueError:
+            event = None
+        read = _read_event(session, callback.provider, callback.body, callback.headers, event, flush=False)
+        if isinstance(read, PaymentOutcome):
+            outcomes[index] = read
+        else:
+            readable.append((index, callback, read))
+    seen = repository.notifications_by_events(session, {(c.provider, r.event_id) for _i, c, r in readable})
+    by_md5, by_number = repository.bills_for_payments(
+        session, md5s={r.md5.lower() for _i, _c, r in readable if isinstance(r.md5, str) and r.md5},
+        numbers={r.number for _i, _c, r in readable if isinstance(r.number, str) and r.number})
+    for index, callback, read in readable:
+        key = (callback.provider, read.event_id)
+        if key in seen:
+            outcomes[index] = _duplicate_event(session, callback.provider, callback.body, callback.headers, read,
+                                               seen[key], flush=False)
+            continue
+        note = _record(session, callback.provider, callback.body, callback.headers, flush=False,
+                       signature_valid=True, outcome="received", event_id=read.event_id, transaction_ref=read.ref,
+                       amount_minor=read.amount, currency=read.currency)
+        bill = by_md5.get(read.md5.lower()) if isinstance(read.md5, str) and read.md5 else None
+        if bill is None and isinstance(read.number, str):
+            bill = by_number.get(read.number)
+        outcomes[index] = _apply_event(session, note, bill, provider=callback.provider, read=read, flush=False)
+        seen[key] = note.bill_id
+    session.flush()
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def notify_bill_payment(session: Session, actor: Actor, *, payer_fi: str, request_id: str, bill_number: str,
@@ -399,18 +507,20 @@ def _when(text: Any) -> datetime | None:
     return moment if moment.tzinfo else None
 
 
-def _pay(session: Session, bill: Bill, *, provider: str, ref: str, amount: int, paid_at: datetime) -> None:
+def _pay(session: Session, bill: Bill, *, provider: str, ref: str, amount: int, paid_at: datetime,
+         flush: bool = True) -> None:
     before = _snapshot(bill)
     bill.status = "paid"
     bill.paid_minor = amount
     bill.paid_at = paid_at
     bill.provider = provider
     bill.provider_ref = ref
-    post_transaction(session, kind="payment", currency=bill.currency, bill_id=bill.id, memo=ref,
+    post_transaction(session, kind="payment", currency=bill.currency, bill_id=bill.id, memo=ref, flush=flush,
                      lines=[(clearing_account(provider), amount), (agency_account(bill.agency_code), -amount)])
     audit.record_change(session, Actor.system(f"provider:{provider}"), action="bill.pay",
                         subject_type="payments_bill", subject_id=bill.id, before=before, after=_snapshot(bill))
     enqueue(session, channel="pubsub", destination="payments.bill.paid", idempotency_key=f"bill-paid:{bill.id}",
+            flush=flush,
             payload={"bill_number": bill.number, "subject_type": bill.subject_type, "subject_id": bill.subject_id,
                      "amount_minor": amount, "currency": bill.currency, "paid_at": paid_at.isoformat()})
 
@@ -422,6 +532,197 @@ def list_notifications(session: Session, actor: Actor, *, outcome: str | None = 
     rows, next_cursor = paginate(session, repository.notifications_query(outcome), ProviderNotification.id,
                                  cursor=cursor, limit=limit, newest_first=True)
     return Page[NotificationRead](items=[NotificationRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+# --- payments held for review ---------------------------------------------------------------------
+
+
+def _review_read(session: Session, review: PaymentReview) -> ReviewRead:
+    read = ReviewRead.model_validate(review)
+    if review.bill_id is not None:
+        bill = session.get(Bill, review.bill_id)
+        read.bill_number = bill.number if bill else None
+    return read
+
+
+def _held_note(session: Session, notification_id: uuid.UUID) -> ProviderNotification:
+    note = repository.notification(session, notification_id, lock=True)
+    if note is None:
+        raise NotFound(_("There is no such payment notification."))
+    return note
+
+
+def _require_review(actor: Actor, bill_id: uuid.UUID | None, session: Session) -> None:
+    bill = session.get(Bill, bill_id) if bill_id else None
+    if bill is None:
+        actor.require_everywhere(PAYMENTS_REVIEW)  # a payment that names no bill belongs to no one unit
+    else:
+        actor.require(PAYMENTS_REVIEW, bill.org_unit_id)
+
+
+def review_held_payment(session: Session, actor: Actor, *, notification_id: uuid.UUID, decision: str,
+                        reason: str, bill_number: str | None = None, four_eyes_above: Mapping[str, int],
+                        refund_url: str | None = None) -> ReviewRead:
+    """Decide on a payment held for review: ``accept`` pays the bill with what was paid (the bill it
+    names, or ``bill_number`` when it named none), ``return`` sends the money back to the payer.
+
+    The reason is required and kept. Above the four-eyes amount the decision waits for a second
+    officer (``confirm_review``); below it, it is carried out at once, with its ledger postings.
+    """
+    if decision not in ("accept", "return"):
+        raise ValidationFailed(errors=[field_error(["decision"], _("Choose one of the options."),
+                                                   "unknown_decision")])
+    note = _held_note(session, notification_id)
+    bill: Bill | None = None
+    if decision == "accept" and bill_number and bill_number.strip():
+        bill = repository.bill_by_number(session, bill_number.strip(), lock=True) \
+            if damm_valid(bill_number.strip()) else None
+        if bill is None:
+            raise ValidationFailed(errors=[field_error(["bill_number"], _("There is no bill with this number."),
+                                                       "unknown_bill")])
+    elif note.bill_id is not None:
+        bill = session.get(Bill, note.bill_id, with_for_update=True)
+    _require_review(actor, bill.id if bill else None, session)
+    if note.outcome != "held":
+        raise Conflict(_("This payment is not held for review."))
+    if repository.pending_review(session, note.id) is not None:
+        raise Conflict(_("A decision on this payment already waits for a second officer."))
+    if not reason.strip():
+        raise ValidationFailed(errors=[field_error(["reason"], _("Give the reason for your decision."),
+                                                   "reason_required")])
+    if note.amount_minor is None or note.currency is None:
+        raise Conflict(_("This notification names no amount; it can only be rejected."))
+    if decision == "accept":
+        _check_acceptable(note, bill)
+    review = PaymentReview(id=new_id(), notification_id=note.id, decision=decision,
+                           bill_id=bill.id if bill and decision == "accept" else note.bill_id,
+                           amount_minor=note.amount_minor, currency=note.currency, reason=reason.strip()[:400],
+                           status="pending", proposed_by=actor.id, proposed_by_name=actor.name,
+                           created_at=utcnow())
+    session.add(review)
+    session.flush()
+    audit.record_change(session, actor, action=f"payment.{decision}.propose", subject_type="payments_notification",
+                        subject_id=note.id, reason=review.reason,
+                        after={"decision": decision, "bill": bill.number if bill else None,
+                               "amount_minor": review.amount_minor, "currency": review.currency})
+    limit = four_eyes_above.get(note.currency)
+    if limit is None or note.amount_minor > limit:
+        return _review_read(session, review)
+    return _carry_out(session, actor, review, note, refund_url)
+
+
+def _check_acceptable(note: ProviderNotification, bill: Bill | None) -> None:
+    if bill is None:
+        raise ValidationFailed(errors=[field_error(["bill_number"], _("Name the bill this payment is for."),
+                                                   "bill_required")])
+    if bill.status not in ("open", "expired"):
+        raise Conflict(_("This bill cannot take a payment any more (it is %(status)s); return the payment instead.",
+                         status=bill.status))
+    if bill.currency != note.currency:
+        raise Conflict(_("The payment is in another currency than the bill; return it instead."))
+
+
+def confirm_review(session: Session, actor: Actor, *, review_id: uuid.UUID,
+                   refund_url: str | None = None) -> ReviewRead:
+    """A second officer confirms a decision on a held payment, which is then carried out."""
+    review = repository.review(session, review_id, lock=True)
+    if review is None:
+        raise NotFound(_("There is no such decision."))
+    _require_review(actor, review.bill_id, session)
+    if review.status != "pending":
+        raise Conflict(_("This decision was already confirmed or declined."))
+    if review.proposed_by is not None and review.proposed_by == actor.id:
+        raise Forbidden(_("A second officer must confirm a decision you proposed."))
+    note = _held_note(session, review.notification_id)
+    if review.decision == "accept":
+        _check_acceptable(note, session.get(Bill, review.bill_id, with_for_update=True) if review.bill_id else None)
+    return _carry_out(session, actor, review, note, refund_url)
+
+
+def decline_review(session: Session, actor: Actor, *, review_id: uuid.UUID, reason: str) -> ReviewRead:
+    """Turn down a proposed decision (a second officer, or the proposer withdrawing it); the payment stays held."""
+    review = repository.review(session, review_id, lock=True)
+    if review is None:
+        raise NotFound(_("There is no such decision."))
+    _require_review(actor, review.bill_id, session)
+    if review.status != "pending":
+        raise Conflict(_("This decision was already confirmed or declined."))
+    if not reason.strip():
+        raise ValidationFailed(errors=[field_error(["reason"], _("Give the reason for your decision."),
+                                                   "reason_required")])
+    review.status = "declined"
+    review.decided_by, review.decided_by_name, review.decided_at = actor.id, actor.name, utcnow()
+    review.decline_reason = reason.strip()[:400]
+    session.flush()
+    audit.record_change(session, actor, action=f"payment.{review.decision}.decline",
+                        subject_type="payments_notification", subject_id=review.notification_id,
+                        reason=review.decline_reason, before={"status": "pending"}, after={"status": "declined"})
+    return _review_read(session, review)
+
+
+def _carry_out(session: Session, actor: Actor, review: PaymentReview, note: ProviderNotification,
+               refund_url: str | None) -> ReviewRead:
+    before = {"outcome": note.outcome, "detail": note.detail, "bill_id": str(note.bill_id) if note.bill_id else None}
+    provider = note.provider
+    ref = note.transaction_ref or str(note.id)
+    if review.decision == "accept":
+        bill = session.get(Bill, review.bill_id, with_for_update=True)
+        assert bill is not None
+        paid_at = _when(_event_field(note.body, "paid_at")) or note.received_at
+        _pay(session, bill, provider=provider, ref=ref, amount=review.amount_minor, paid_at=paid_at)
+        note.bill_id = bill.id
+        note.outcome = "accepted"
+    else:
+        # The money reached the provider for us and goes back to the payer: in, then out again.
+        lines = [(clearing_account(provider), review.amount_minor), (returns_account(provider), -review.amount_minor)]
+        post_transaction(session, kind="held_receipt", currency=review.currency, bill_id=note.bill_id, memo=ref,
+                         lines=lines)
+        post_transaction(session, kind="return", currency=review.currency, bill_id=note.bill_id, memo=ref,
+                         lines=[(account, -amount) for account, amount in lines])
+        if refund_url:
+            enqueue(session, channel="webhook", destination=refund_url, idempotency_key=f"return:{review.id}",
+                    payload={"transaction_ref": note.transaction_ref, "amount": money_text(review.amount_minor,
+                                                                                           review.currency),
+                             "currency": review.currency, "return_id": str(review.id), "reason": review.reason})
+        note.outcome = "returned"
+    note.resolved_at = utcnow()
+    review.status = "done"
+    review.decided_by, review.decided_by_name, review.decided_at = actor.id, actor.name, note.resolved_at
+    session.flush()
+    audit.record_change(session, actor, action=f"payment.{review.decision}", subject_type="payments_notification",
+                        subject_id=note.id, reason=review.reason, before=before,
+                        after={"outcome": note.outcome, "bill_id": str(note.bill_id) if note.bill_id else None,
+                               "proposed_by": review.proposed_by_name, "amount_minor": review.amount_minor})
+    return _review_read(session, review)
+
+
+def _event_field(body: str, name: str) -> Any:
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return None
+    return event.get(name) if isinstance(event, dict) else None
+
+
+def list_held_payments(session: Session, actor: Actor, *, limit: int = 100) -> list[HeldPaymentRead]:
+    """The review queue: payments held for review, oldest first, with their bill and any decision waiting."""
+    actor.require(PAYMENTS_READ)
+    held = []
+    for note in repository.held_notifications(session, limit):
+        bill = session.get(Bill, note.bill_id) if note.bill_id else None
+        history = [_review_read(session, r) for r in repository.reviews_of(session, note.id)]
+        held.append(HeldPaymentRead(
+            notification=NotificationRead.model_validate(note), bill_number=bill.number if bill else None,
+            bill_amount_minor=bill.amount_minor if bill else None, bill_currency=bill.currency if bill else None,
+            bill_status=bill.status if bill else None,
+            pending=next((r for r in history if r.status == "pending"), None), history=history))
+    return held
+
+
+def list_reviews(session: Session, actor: Actor, *, status: str | None = None, limit: int = 100) -> list[ReviewRead]:
+    """Decisions on held payments, newest first (``status="pending"``: those waiting for a second officer)."""
+    actor.require(PAYMENTS_READ)
+    return [_review_read(session, r) for r in repository.reviews(session, status, limit)]
 
 
 # --- refunds --------------------------------------------------------------------------------------

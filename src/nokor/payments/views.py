@@ -34,8 +34,24 @@ def status_label(status: str) -> str:
             "expired": _("Expired"), "cancelled": _("Cancelled")}.get(status, status)
 
 
+def held_reason(detail: str | None, bill_status: str | None) -> str:
+    """Why a payment was held, in the reader's language (the notification keeps the English detail)."""
+    if detail == "the amount differs from the bill":
+        return _("The amount differs from the bill")
+    if detail == "no bill matches this payment":
+        return _("No bill matches this payment")
+    if detail and detail.startswith("the bill is "):
+        return _("The bill was no longer open (%(status)s)", status=status_label(bill_status or detail[12:]))
+    return detail or ""
+
+
+def decision_label(decision: str) -> str:
+    return {"accept": _("accept the payment"), "return": _("return it to the payer")}.get(decision, decision)
+
+
 def _common() -> dict[str, Any]:
-    return {"status_label": status_label, "status_tags": STATUS_TAGS}
+    return {"status_label": status_label, "status_tags": STATUS_TAGS, "held_reason": held_reason,
+            "decision_label": decision_label}
 
 
 def _fee_options(fees: list[FeeRead]) -> dict[str, Any]:
@@ -167,6 +183,78 @@ def ledger_page(request: Request, session: DbSession, actor: OfficerActor) -> Re
     held = service.list_notifications(session, actor, outcome="held", limit=50)
     return render(request, "payments/ledger.html", {"balances": balances, "check": check, "held": held.items,
                                                     **_common()})
+
+
+def _held_page(request: Request, session: DbSession, actor: OfficerActor, *, errors: dict[str, str] | None = None,
+               error_for: str = "", values: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    settings = settings_of(request)
+    limits = service.four_eyes_limits(settings.payments_four_eyes_above)
+    four_eyes_text = ", ".join(format_money(minor, currency) for currency, minor in sorted(limits.items()))
+    return render(request, "payments/review.html", {
+        "held": service.list_held_payments(session, actor), "errors": errors or {}, "error_for": error_for,
+        "values": values or {}, "four_eyes_text": four_eyes_text, **_common()}, status_code=status_code)
+
+
+@router.get("/admin/payments/held")
+def held_page(request: Request, session: DbSession, actor: OfficerActor) -> Response:
+    return _held_page(request, session, actor)
+
+
+def _problem_errors(problem: Problem, field: str) -> dict[str, str]:
+    return form_errors(problem) if problem.errors else {field: problem.detail or problem.title}
+
+
+@router.post("/admin/payments/held/{notification_id}")
+def review_held(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                notification_id: uuid.UUID) -> Response:
+    settings = settings_of(request)
+    decision = _text(form, "decision")
+    try:
+        review = service.review_held_payment(
+            session, actor, notification_id=notification_id, decision=decision, reason=_text(form, "reason"),
+            bill_number=_text(form, "bill_number") or None,
+            four_eyes_above=service.four_eyes_limits(settings.payments_four_eyes_above),
+            refund_url=refund_url(settings))
+    except Problem as problem:
+        if problem.status in (401, 403, 404):
+            raise
+        session.rollback()
+        return _held_page(request, session, actor, errors=_problem_errors(problem, "reason"),
+                          error_for=str(notification_id), status_code=problem.status,
+                          values={k: _text(form, k) for k in ("reason", "bill_number")})
+    if review.status == "pending":
+        flash(request, _("Your decision waits for a second officer's confirmation."), "warning")
+    elif review.decision == "accept":
+        flash(request, _("The payment was accepted and the bill is paid."))
+    else:
+        flash(request, _("The payment is being returned to the payer."))
+    return RedirectResponse("/admin/payments/held", status_code=303)
+
+
+@router.post("/admin/payments/reviews/{review_id}/{step}")
+def decide_review(request: Request, session: DbSession, actor: OfficerActor, form: OfficerForm,
+                  review_id: uuid.UUID, step: str) -> Response:
+    if step not in ("confirm", "decline"):
+        raise NotFound()
+    try:
+        if step == "confirm":
+            service.confirm_review(session, actor, review_id=review_id, refund_url=refund_url(settings_of(request)))
+            flash(request, _("The decision was confirmed and carried out."))
+        else:
+            service.decline_review(session, actor, review_id=review_id, reason=_text(form, "decline_reason"))
+            flash(request, _("The decision was declined; the payment stays held."))
+    except Problem as problem:
+        if problem.status in (401, 403, 404):
+            raise
+        session.rollback()
+        reviewed = next((r for r in service.list_reviews(session, actor) if r.id == review_id), None)
+        errors = _problem_errors(problem, "decline_reason")
+        if "reason" in errors:
+            errors["decline_reason"] = errors.pop("reason")
+        return _held_page(request, session, actor, errors=errors, status_code=problem.status,
+                          error_for=str(reviewed.notification_id) if reviewed else "",
+                          values={"decline_reason": _text(form, "decline_reason")})
+    return RedirectResponse("/admin/payments/held", status_code=303)
 
 
 @router.get("/admin/payments/reconciliations")
