@@ -180,6 +180,12 @@ async def _send_callbacks(port: int, bodies: list[bytes], concurrency: int, limi
     return ok, errors, time.perf_counter() - start
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc), to show cost apart from load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_confirmations(count: int, pg_url: str, concurrency: int,
                         async_commit: bool = False) -> list[tuple[str, float, str, str]]:
     from sqlalchemy import text
@@ -232,7 +238,9 @@ def bench_confirmations(count: int, pg_url: str, concurrency: int,
                         except OSError:
                             time.sleep(0.1)
                     print(f"sending {count} signed callbacks with {concurrency} connections", flush=True)
+                    cpu_before = _cpu_seconds(server.pid)
                     ok, errors, took = asyncio.run(_send_callbacks(port, bodies, concurrency, limit_s=300))
+                    app_cpu_ms = (_cpu_seconds(server.pid) - cpu_before) * 1000 / max(ok, 1)
                 finally:
                     server.terminate()
                     server.wait(timeout=15)
@@ -249,6 +257,8 @@ def bench_confirmations(count: int, pg_url: str, concurrency: int,
     detail = (f"{count} callbacks → {paid} bills paid, {check.entries} ledger entries, all balanced; "
               f"{label}, 1 uvicorn process, {concurrency} connections")
     return [(f"payment confirmations end to end ({label})", ok / took, "1/s", detail),
+            (f"app CPU per confirmation ({label})", app_cpu_ms, "ms",
+             f"user+system time of the uvicorn process / confirmations; {1000 / app_cpu_ms:,.0f}/s per free core"),
             (f"bills issued with their KHQR ({label}, in process)", issue_rate, "1/s", f"{count} bills")]
 
 
@@ -262,18 +272,30 @@ def main() -> None:
                                                            "postgresql+psycopg://postgres@127.0.0.1/postgres"))
     parser.add_argument("--async-commit-too", action="store_true",
                         help="also measure confirmations with synchronous_commit=off (a diagnostic, not a setting)")
+    parser.add_argument("--only", choices=["qr", "confirmations", "reconciliation"], action="append",
+                        help="run only these parts (repeatable); all by default")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    parts = set(args.only or ["qr", "confirmations", "reconciliation"])
 
-    rows = bench_qr(args.seconds)
-    rows += bench_confirmations(args.confirmations, args.pg_url, args.concurrency)
-    if args.async_commit_too:
-        # Diagnostic: the same run without waiting for the WAL flush at commit shows what the flush costs.
-        rows += bench_confirmations(args.confirmations, args.pg_url, args.concurrency, async_commit=True)
-    rows += bench_reconciliation(args.lines)
+    load_before = os.getloadavg()
+    rows: list[tuple[str, float, str, str]] = []
+    if "qr" in parts:
+        rows += bench_qr(args.seconds)
+    if "confirmations" in parts:
+        rows += bench_confirmations(args.confirmations, args.pg_url, args.concurrency)
+        if args.async_commit_too:
+            # Diagnostic: the same run without waiting for the WAL flush at commit shows what the flush costs.
+            rows += bench_confirmations(args.confirmations, args.pg_url, args.concurrency, async_commit=True)
+    if "reconciliation" in parts:
+        rows += bench_reconciliation(args.lines)
+    load_after = os.getloadavg()
+    load = (f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after "
+            f"({os.cpu_count()} cores shared with other work)")
 
     context = {"bench": "payments_throughput", "cores": os.cpu_count(), "python": platform.python_version(),
-               "commit": git_commit(), "at": datetime.now(UTC).isoformat(timespec="seconds")}
+               "commit": git_commit(), "at": datetime.now(UTC).isoformat(timespec="seconds"),
+               "load_average": [round(load_before[0], 2), round(load_after[0], 2)]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as out:
         for figure, value, unit, detail in rows:
@@ -283,7 +305,7 @@ def main() -> None:
     print(f"{'figure':<52} {'value':>12} {'unit':<4}  detail")
     for figure, value, unit, detail in rows:
         print(f"{figure:<52} {value:>12,.1f} {unit:<4}  {detail}")
-    print(f"\n{os.cpu_count()} cores. Written to {args.out.relative_to(ROOT)}")
+    print(f"\n{os.cpu_count()} cores; {load}. Written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -259,8 +259,8 @@ def post_transaction(session: Session, *, kind: str, currency: str, lines: Itera
         raise ValueError("a ledger transaction has at least two lines that sum to zero")
     transaction_id = uuid.uuid4()
     at = at or utcnow()
-    session.add_all([LedgerEntry(transaction_id=transaction_id, kind=kind, account=account, currency=currency,
-                                 amount_minor=amount, bill_id=bill_id, memo=memo, posted_at=at)
+    session.add_all([LedgerEntry(id=new_id(), transaction_id=transaction_id, kind=kind, account=account,
+                                 currency=currency, amount_minor=amount, bill_id=bill_id, memo=memo, posted_at=at)
                      for account, amount in lines])
     if flush:
         session.flush()
