@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from nokor import trust
 from nokor.config import Settings
 from nokor.kit.errors import Unauthorized, problem_responses
 from nokor.kit.pagination import Page
@@ -146,6 +147,15 @@ def bill_qr_svg(session: DbSession, number: str) -> Response:
 def bill_qr_png(session: DbSession, number: str) -> Response:
     found = service.bill_for_payer(session, number=number)
     return Response(qr_png(found.qr_payload), media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/bills/{number}/receipt.pdf", responses=problem_responses(404, 409, 422), response_class=Response,
+            summary="The sealed receipt of a paid bill as a PDF, in the language asked for (no sign-in)")
+def bill_receipt(request: Request, session: DbSession, number: str,
+                 lang: Literal["km", "en", "ar", "de"] = "km") -> Response:
+    pdf = service.payment_receipt(session, number=number, ring=trust.key_ring(settings_of(request)), language=lang)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="receipt-{number}-{lang}.pdf"'})
 
 
 @router.post("/bills/{number}/cancel", response_model=BillRead, responses=WITH_404)

@@ -16,6 +16,7 @@ from nokor.payments.models import (
     LedgerEntry,
     PaymentReview,
     ProviderNotification,
+    Receipt,
     Reconciliation,
     ReconciliationItem,
     Refund,
@@ -208,3 +209,7 @@ def reviews(session: Session, status: str | None, limit: int) -> Sequence[Paymen
     if status:
         stmt = stmt.where(PaymentReview.status == status)
     return session.scalars(stmt).all()
+
+
+def receipt(session: Session, bill_id: uuid.UUID, language: str) -> Receipt | None:
+    return session.scalar(select(Receipt).where(Receipt.bill_id == bill_id, Receipt.language == language))

@@ -17,8 +17,9 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nokor import accounts, audit
+from nokor import accounts, audit, trust
 from nokor.db import new_id
+from nokor.kit import i18n
 from nokor.kit.actor import Actor, declare_permission
 from nokor.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
@@ -35,11 +36,13 @@ from nokor.payments.models import (
     LedgerEntry,
     PaymentReview,
     ProviderNotification,
+    Receipt,
     Reconciliation,
     Refund,
     RequestToPay,
 )
 from nokor.payments.providers import PaymentProvider
+from nokor.payments.receipt_pdf import ReceiptLine, receipt_pdf
 from nokor.payments.reconciliation import Expected, Outcome, SettlementFileError, reconcile
 from nokor.payments.schemas import (
     Balance,
@@ -723,6 +726,67 @@ def list_reviews(session: Session, actor: Actor, *, status: str | None = None, l
     """Decisions on held payments, newest first (``status="pending"``: those waiting for a second officer)."""
     actor.require(PAYMENTS_READ)
     return [_review_read(session, r) for r in repository.reviews(session, status, limit)]
+
+
+# --- receipts -------------------------------------------------------------------------------------
+
+
+def payment_receipt(session: Session, *, number: str, ring: trust.KeyRing, language: str) -> bytes:
+    """The receipt of a paid bill as a PDF in ``language``, sealed through the trust services.
+
+    Anyone holding the bill number may fetch it, like the bill page; it names no payer. The first
+    request in a language seals and keeps the receipt, later ones get the very same document.
+    """
+    if language not in i18n.LOCALES:
+        raise ValidationFailed(errors=[field_error(["lang"], _("Choose one of the options."), "unknown_language")])
+    bill = _bill(session, number)
+    if bill.status != "paid" or bill.paid_minor is None or bill.paid_at is None:
+        raise Conflict(_("Only a paid bill has a receipt."), code="not_paid")
+    kept = repository.receipt(session, bill.id, language)
+    if kept is not None:
+        return kept.pdf
+    token = i18n.locale_var.set(language)
+    try:
+        pdf = _receipt_document(session, bill, language)
+    finally:
+        i18n.locale_var.reset(token)
+    actor = Actor.system("payments")
+    sealed = trust.sign_pdf(session, actor, ring=ring, data=pdf, document_name=f"receipt-{bill.number}-{language}.pdf",
+                            reason=f"payment receipt {bill.number}", language=language)
+    try:
+        with session.begin_nested():
+            session.add(Receipt(id=new_id(), bill_id=bill.id, language=language, pdf=sealed.pdf,
+                                signature_record_id=sealed.record.id, created_at=utcnow()))
+            session.flush()
+    except IntegrityError:  # sealed at the same moment by another request: serve that one
+        kept = repository.receipt(session, bill.id, language)
+        assert kept is not None
+        return kept.pdf
+    audit.record_change(session, actor, action="receipt.issue", subject_type="payments_bill", subject_id=bill.id,
+                        after={"language": language, "signature_record": str(sealed.record.id)})
+    return sealed.pdf
+
+
+def _receipt_document(session: Session, bill: Bill, language: str) -> bytes:
+    fee = session.get(Fee, bill.fee_id)
+    fee_name = (fee.name.get(language) or fee.name.get("en") or next(iter(fee.name.values()), fee.code)) \
+        if fee else ""
+    assert bill.paid_minor is not None and bill.paid_at is not None
+    lines = [
+        ReceiptLine(_("Bill number"), bill.number, ltr_value=True),
+        ReceiptLine(_("Fee"), fee_name),
+        ReceiptLine(_("Collecting agency"), bill.agency_code, ltr_value=True),
+        ReceiptLine(_("Amount paid"), i18n.format_money(bill.paid_minor, bill.currency)),
+        ReceiptLine(_("Paid on"), i18n.format_datetime(bill.paid_at, "long")),
+        ReceiptLine(_("Paid through"), bill.provider or "—", ltr_value=True),
+        ReceiptLine(_("Transaction reference"), bill.provider_ref or "—", ltr_value=True),
+        ReceiptLine(_("Receipt issued"), i18n.format_datetime(utcnow(), "long")),
+    ]
+    return receipt_pdf(title=_("Receipt of payment"), heading=_("Government fee paid by KHQR"), lines=lines,
+                       note=_("This receipt is sealed electronically. Scan the code on the seal to check it "
+                              "on the government's verification page."),
+                       rtl=i18n.is_rtl(language), language=language,
+                       document_title=_("Receipt of payment") + f" {bill.number}")
 
 
 # --- refunds --------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from nokor import trust
+from nokor.kit import i18n
 from nokor.kit.errors import NotFound, Problem
 from nokor.kit.i18n import format_money
 from nokor.kit.i18n import gettext as _
@@ -83,6 +85,16 @@ def bill_status_fragment(request: Request, session: DbSession, number: str) -> R
     status = service.bill_status(session, number=number)
     return render(request, "payments/_status.html", {"status": status, **_common()},
                   headers={"Cache-Control": "no-store"})
+
+
+@router.get("/pay/{number}/receipt.pdf")
+def receipt(request: Request, session: DbSession, number: str) -> Response:
+    """The sealed receipt of a paid bill, in the reader's language."""
+    pdf = service.payment_receipt(session, number=number, ring=trust.key_ring(settings_of(request)),
+                                  language=i18n.current_locale())
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="receipt-{number}-{i18n.current_locale()}.pdf"',
+        "Cache-Control": "private, max-age=300"})
 
 
 # --- officers ---------------------------------------------------------------------------------
