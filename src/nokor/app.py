@@ -43,6 +43,7 @@ from nokor.messaging import govstack as messaging_govstack
 from nokor.messaging import views as messaging_views
 from nokor.payments import api as payments_api
 from nokor.payments import govstack as payments_govstack
+from nokor.payments import govstack_qa as payments_govstack_qa
 from nokor.payments import views as payments_views
 from nokor.places import api as places_api
 from nokor.places import views as places_views
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(payments_api.router)
     app.include_router(payments_govstack.router)
+    app.include_router(payments_govstack_qa.router)
     app.include_router(payments_views.router)
     app.include_router(civil_api.router)
     app.include_router(civil_views.router)

@@ -368,3 +368,17 @@ class TestHeldPayments:
         review = payments.review_held_payment(db, SYSTEM, notification_id=second.notification_id,
                                               decision="return", reason="paid twice", four_eyes_above=self.LIMITS)
         assert review.status == "done"
+
+
+class TestCallbacksWithOddValues:
+    def test_a_currency_that_is_no_iso_code_is_refused_and_spoils_nothing(self, db: Session) -> None:
+        bill = make_bill(db, code="ODD")
+        db.commit()
+        odd = json.dumps({"event_id": "odd", "transaction_ref": "SBX-ODD", "status": "SUCCESS", "md5": bill.qr_md5,
+                          "amount": "400000", "currency": "KHRX"}).encode()
+        outcomes = payments.receive_notifications(db, callbacks=[
+            payments.Callback(provider="sandbox", body=odd,
+                              headers={"X-Provider-Signature": payments.sign_body(SECRET, odd)}),
+            callback(bill, event="fine", ref="SBX-FINE")], secret=SECRET)
+        db.commit()
+        assert [o.outcome for o in outcomes] == ["rejected", "applied"]

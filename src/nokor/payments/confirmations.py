@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import Future
 
 import structlog
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nokor.db import session_scope
@@ -74,9 +74,10 @@ class CallbackBatcher:
             with session_scope(self._session_factory) as session:
                 outcomes = service.receive_notifications(
                     session, callbacks=[callback for callback, _future in batch], secret=self._secret)
-        except IntegrityError:
-            # Another process recorded one of these events at the same moment: take them one by one,
-            # each in its own transaction, where the duplicate is recognised as such.
+        except (IntegrityError, DataError):
+            # Another process recorded one of these events at the same moment, or one callback holds a
+            # value the database cannot store: take them one by one, each in its own transaction, where
+            # the duplicate is recognised as such and the bad one fails alone.
             log.info("payment callbacks: batch conflicted, applying one by one", size=len(batch))
             for item in batch:
                 self._apply_one(item)

@@ -354,6 +354,8 @@ class _Event:
         self.event_id, self.ref, self.status = str(event["event_id"]), str(event["transaction_ref"]), \
             str(event["status"])
         self.currency = str(event["currency"])
+        if len(self.currency) != 3 or not self.currency.isascii() or not self.currency.isupper():
+            raise ValueError(f"currency {self.currency[:8]!r} is not an ISO 4217 code")
         self.amount = Money.parse(str(event["amount"]), self.currency).minor
         self.md5 = event.get("md5")
         self.number = event.get("bill_number")
@@ -489,6 +491,33 @@ def notify_bill_payment(session: Session, actor: Actor, *, payer_fi: str, reques
              "amount": money_text(bill.amount_minor, bill.currency) if bill else "0",
              "currency": bill.currency if bill else "KHR"}
     return _take_event(session, provider=f"fi:{payer_fi}"[:32], body=body, headers=headers, event=event)
+
+
+def record_wallet_payment(session: Session, actor: Actor, *, provider: str, event_id: str, transaction_ref: str,
+                          bill_number: str, amount: str, currency: str, body: bytes,
+                          headers: Mapping[str, str]) -> PaymentOutcome:
+    """A payer's provider reports a payment it made for a bill, with the amount it moved (GovStack's
+    QA-branch P2G transactions API, after the GSMA Mobile Money API).
+
+    The provider is an authenticated API client; its report is recorded verbatim and applied like a
+    callback: a repeated event never pays twice, and an amount that differs from the bill is held.
+    """
+    actor.require(PAYMENTS_NOTIFY)
+    event = {"event_id": event_id, "transaction_ref": transaction_ref, "status": "SUCCESS",
+             "bill_number": bill_number, "amount": amount, "currency": currency}
+    return _take_event(session, provider=provider[:32], body=body, headers=headers, event=event)
+
+
+def get_notification(session: Session, actor: Actor, *, notification_id: uuid.UUID) -> tuple[NotificationRead,
+                                                                                              str | None]:
+    """A payment notification as recorded, and the number of the bill it concerns (for its sender or a reader)."""
+    if not (actor.can(PAYMENTS_NOTIFY) or actor.can(PAYMENTS_READ)):
+        actor.require(PAYMENTS_READ)
+    note = repository.notification(session, notification_id)
+    if note is None:
+        raise NotFound(_("There is no such payment notification."))
+    bill = session.get(Bill, note.bill_id) if note.bill_id else None
+    return NotificationRead.model_validate(note), bill.number if bill else None
 
 
 def _settle_note(note: ProviderNotification, bill: Bill | None, outcome: str, detail: str | None) -> PaymentOutcome:
