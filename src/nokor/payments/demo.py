@@ -29,10 +29,10 @@ FEES: list[tuple[str, str, str, str, str, dict[str, str]]] = [
 ]
 ROLES: list[tuple[str, dict[str, str], list[str]]] = [
     ("cashier", {"km": "បេឡាករ", "en": "Cashier", "ar": "أمين الصندوق", "de": "Kassierer"},
-     ["payments.manage", "payments.read", "payments.refund"]),
+     ["payments.manage", "payments.read", "payments.refund", "payments.review"]),
     ("payments_supervisor", {"km": "អ្នកត្រួតពិនិត្យការទូទាត់", "en": "Payments supervisor",
                              "ar": "مشرف المدفوعات", "de": "Zahlungsaufsicht"},
-     ["payments.read", "payments.approve_refund"]),
+     ["payments.read", "payments.approve_refund", "payments.review"]),
 ]
 OFFICERS: list[tuple[str, str, str, str, str]] = [
     ("cashier.gdi", "ហេង សុខា", "MOI-GDI", "cashier", "Angkor-Wat-2026-demo"),
