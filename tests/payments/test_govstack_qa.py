@@ -102,3 +102,15 @@ class TestAccountsAndHeartbeat:
     def test_heartbeat(self, client: TestClient) -> None:
         answer = client.get(f"{QA}/heartbeat")
         assert answer.status_code == 200 and answer.json() == {"serviceStatus": "available"}
+
+
+class TestAmounts:
+    def test_a_zero_or_negative_amount_is_refused(self, client: TestClient, db: Session) -> None:
+        bill = open_bill(db)
+        key = issue_key(db, permissions=["payments.notify"])
+        db.commit()
+        for amount in ("0", "-50000", "lots"):
+            answer = client.post(f"{QA}/transactions/type/billpay", content=billpay(bill.number, amount=amount),
+                                 headers=headers(key, f"neg{amount}"))
+            assert answer.status_code == 400 and answer.json()["errorCategory"] == "validation", answer.text
+        assert payments.bill_status(db, number=bill.number).status == "open"

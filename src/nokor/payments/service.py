@@ -503,6 +503,8 @@ def record_wallet_payment(session: Session, actor: Actor, *, provider: str, even
     callback: a repeated event never pays twice, and an amount that differs from the bill is held.
     """
     actor.require(PAYMENTS_NOTIFY)
+    if len(currency) == 3 and currency.isalpha():
+        _parse_amount(amount, currency, "amount")  # a positive amount in the currency's units, or a 422
     event = {"event_id": event_id, "transaction_ref": transaction_ref, "status": "SUCCESS",
              "bill_number": bill_number, "amount": amount, "currency": currency}
     return _take_event(session, provider=provider[:32], body=body, headers=headers, event=event)
