@@ -6,7 +6,7 @@ The entry's id becomes its primary key. Entries sealed before keep their place a
 computed the same way as before, so an existing chain still verifies.
 
 Revision ID: 3f0c2a9d7b41
-Revises: f0b5e245b431
+Revises: 79c43af5ae88
 Create Date: 2026-12-02 08:50:00.000000+00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '3f0c2a9d7b41'
-down_revision: str | Sequence[str] | None = 'f0b5e245b431'
+down_revision: str | Sequence[str] | None = '79c43af5ae88'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
