@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")
     for router in (accounts_api.router, audit_api.router, backoffice_api.router, web_views.router,
                    accounts_views.router, audit_views.router, backoffice_views.router,
-                   registries_api.router, registries_govstack.router, registries_views.router):
+                   registries_api.router, registries_govstack.router, registries_govstack.qa_router,
+                   registries_views.router):
         app.include_router(router)
     for router in (trust_api.router, trust_api.public_router, trust_govstack.router, trust_views.router):
         app.include_router(router)

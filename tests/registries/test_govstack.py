@@ -107,6 +107,9 @@ class TestDataApi:
         usage = client.get(BASE + path, headers=headers)
         assert usage.status_code == 200
         assert [(u["readerApplicationName"], u["purpose"]) for u in usage.json()] == [("Test system", "loan check")]
+        if spelling == "1.3.0":  # the spec's path spells it "mypersonalDataUsage"
+            exact = client.get(f"{BASE}/data/mypersonalDataUsage?userId=KH000000001&databaseId=sme", headers=headers)
+            assert exact.status_code == 200 and exact.json() == usage.json()
 
 
 class TestGovStackAccess:
@@ -144,6 +147,37 @@ class TestDatabaseApi:
         assert info["version"] == "2.0" and info["fieldsUniques"] == [["ID"]]
         assert client.delete(f"{BASE}/database/clinics", headers=headers).json() == "Success"
         assert client.get(f"{BASE}/database/clinics", headers=headers).json()["isArchived"] is True
+
+    def test_the_qa_spelling_answers_in_snake_case(self, client, headers):
+        qa = f"{BASE}/qa"
+        listed = client.get(f"{qa}/databases", headers=headers)
+        assert listed.status_code == 200
+        body = listed.json()
+        assert body["group_id"] == 1 and "groupId" not in body
+        sme = next(d for d in body["databases"] if d["name"] == "sme")
+        assert {"is_draft", "is_archived", "is_disabled", "fields_uniques", "schema_tags", "schema_flags",
+                "modified_at", "by_user_name"} <= set(sme)
+        assert not {"isDraft", "fieldsUniques", "schemaTags", "modifiedAt", "byUserName"} & set(sme)
+        assert {"name": "name", "path": "/name", "is_fulltext": True} in sme["schema_tags"]
+        # The registry's own schema keeps its spelling.
+        assert sme["schema"]["properties"]["registration_number"]["x-key"] is True
+        one = client.get(f"{qa}/database/{sme['id']}", headers=headers).json()
+        assert one["fields_uniques"] == [["registration_number"]] and one["is_draft"] is False
+        modified = client.post(f"{qa}/database/modify", headers=headers, json={
+            "group_name": "Health", "catalog_name": "Clinics", "code": "clinics",
+            "schema": {"type": "object", "properties": {"facility_code": {"type": "string", "primaryKey": True}}}})
+        assert modified.status_code == 200, modified.text
+        assert modified.json()["properties"]["facility_code"]["primaryKey"] is True
+        assert client.get(f"{qa}/database/clinics", headers=headers).json()["fields_uniques"] == [["facility_code"]]
+        assert client.delete(f"{qa}/database/clinics", headers=headers).json() == "Success"
+        assert client.get(f"{qa}/database/clinics", headers=headers).json()["is_archived"] is True
+        # The 1.3.0 spelling is unchanged beside it.
+        assert client.get(f"{BASE}/database/clinics", headers=headers).json()["isArchived"] is True
+
+    def test_the_qa_spelling_needs_the_same_credentials(self, client, headers):
+        assert client.get(f"{BASE}/qa/databases", headers={"Authorization": headers["Authorization"]}
+                          ).status_code == 400
+        assert client.get(f"{BASE}/qa/databases").status_code == 401
 
     def test_modify_refuses_a_malformed_schema(self, client, headers):
         answer = client.post(f"{BASE}/database/modify", headers=headers, json={

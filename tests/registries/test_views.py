@@ -104,6 +104,8 @@ class TestBrowse:
             client.get(f"/language/{code}", follow_redirects=False)
             page = client.get("/registries/sme", headers=HTML)
             assert page.status_code == 200 and f'lang="{code}"' in page.text
+            form = client.get("/registries/sme/records/new", headers=HTML)
+            assert form.status_code == 200 and "Save the record" not in form.text and "New record" not in form.text
         client.get("/language/ar", follow_redirects=False)
         assert 'dir="rtl"' in client.get("/registries/sme/records", headers=HTML).text
 

@@ -13,6 +13,7 @@ and the caller's identity, so the person still sees who read their data.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
@@ -90,6 +91,7 @@ def personal_data_usage(session: DbSession, actor: GovActor, user_id: str, datab
 
 
 @router.get("/data/myPersonalDataUsage", summary="Who read my personal data (1.3.0 spelling)")
+@router.get("/data/mypersonalDataUsage", summary="Who read my personal data (1.3.0 spec's exact path)")
 def my_personal_data_usage(session: DbSession, actor: GovActor,
                            user_id: Annotated[str, Query(alias="userId", min_length=1, max_length=128)],
                            database_id: Annotated[str, Query(alias="databaseId", min_length=1, max_length=64)]
@@ -305,10 +307,31 @@ def _registry_ref(session: DbSession, actor: Actor, ref: str) -> RegistryRead:
     return service.get_registry(session, actor, name=ref)
 
 
-@router.get("/databases", summary="Every registry the caller may use, with its schema")
-def databases(session: DbSession, actor: GovActor) -> dict[str, Any]:
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def qa_spelling(info: dict[str, Any]) -> dict[str, Any]:
+    """A Database API answer in the snake_case keys of the ``branch-1.0-QA`` spec (``is_draft``,
+    ``schema_tags[].is_fulltext``, ``fields_uniques``...); the registry's own schema is left as it is."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if key in ("schemaTags", "schemaFlags"):
+            value = [{_snake(k): v for k, v in item.items()} for item in value]
+        elif key == "databases":
+            value = [qa_spelling(item) for item in value]
+        out[_snake(key)] = value
+    return out
+
+
+def _databases(session: DbSession, actor: Actor) -> dict[str, Any]:
     return {"id": 1, "name": "Nokor registries", "code": "NOKOR", "groupId": 1, "order": 1,
             "databases": [database_info(r) for r in service.list_registries(session, actor)]}
+
+
+@router.get("/databases", summary="Every registry the caller may use, with its schema")
+def databases(session: DbSession, actor: GovActor) -> dict[str, Any]:
+    return _databases(session, actor)
 
 
 @router.get("/database/{ref}", summary="One registry (by number or name) with its current schema")
@@ -344,3 +367,29 @@ def modify_database(session: DbSession, actor: GovActor, body: Annotated[ModifyB
     service.save_schema_draft(session, actor, name=body.code, json_schema=body.json_schema)
     published = service.publish_version(session, actor, name=body.code)
     return published.json_schema
+
+
+# The branch-1.0-QA Database API has the same paths as 1.3.0 but answers in snake_case, so it is
+# served under its own base URL: {PREFIX}/qa/databases, /qa/database/{id}, /qa/database/modify.
+qa_router = APIRouter(prefix=f"{PREFIX}/qa", tags=["GovStack Digital Registries (branch-1.0-QA)"],
+                      responses=PROBLEMS)
+
+
+@qa_router.get("/databases", summary="Every registry the caller may use (QA spelling: snake_case)")
+def databases_qa(session: DbSession, actor: GovActor) -> dict[str, Any]:
+    return qa_spelling(_databases(session, actor))
+
+
+@qa_router.get("/database/{ref}", summary="One registry by number or name (QA spelling: snake_case)")
+def database_qa(ref: str, session: DbSession, actor: GovActor) -> dict[str, Any]:
+    return qa_spelling(database_info(_registry_ref(session, actor, ref)))
+
+
+@qa_router.delete("/database/{ref}", summary="Archive a registry (QA spelling)")
+def delete_database_qa(ref: str, session: DbSession, actor: GovActor) -> str:
+    return delete_database(ref, session, actor)
+
+
+@qa_router.post("/database/modify", summary="Create a registry, or publish a new version of its schema (QA)")
+def modify_database_qa(session: DbSession, actor: GovActor, body: Annotated[ModifyBody, Body()]) -> dict[str, Any]:
+    return modify_database(session, actor, body)
