@@ -4,8 +4,8 @@ For each database (a fresh SQLite file, and a scratch PostgreSQL database when -
 migrate, define a registry with a 10-field schema (a unique key and two more searchable fields),
 write N rows to a CSV file and measure
 
-* import: ``registries.import_file`` (validation with the compiled schema, COPY on PostgreSQL,
-  executemany on SQLite, one transaction), in records per second;
+* import: ``registries.import_file`` (validation with the compiled schema in a worker process, COPY on
+  PostgreSQL, executemany on SQLite, one transaction), in records per second;
 * read by id: ``registries.read_record`` for random records, p50 and p95;
 * indexed search: ``registries.search_records`` with an equality filter on a searchable field that
   matches one record, and one that matches a 25th of the registry (first page of 50), p50 and p95;
@@ -286,6 +286,9 @@ def main() -> None:
     args = parser.parse_args()
 
     results: dict[str, dict[str, Any]] = {}
+    load_before = os.getloadavg()
+    print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} "
+          f"({os.cpu_count()} cores, shared)", flush=True)
     with tempfile.TemporaryDirectory(prefix="nokor-bench-registries-") as tmp:
         folder = Path(tmp)
         (folder / "var").mkdir()
@@ -303,7 +306,10 @@ def main() -> None:
                 url = f"sqlite:///{folder / 'var' / 'bench.db'}"
                 results[dialect] = measure(dialect, url, args.sqlite_records, folder, args)
 
-    context = {"bench": "registries", "cores": os.cpu_count(), "python": platform.python_version(),
+    load_after = os.getloadavg()
+    context = {"bench": "registries", "cores": os.cpu_count(),
+               "load_average_before": [round(x, 2) for x in load_before],
+               "load_average_after": [round(x, 2) for x in load_after], "python": platform.python_version(),
                "commit": commit(), "at": datetime.now(UTC).isoformat(timespec="seconds"),
                "schema": "10 fields, 3 searchable (one a unique key), 1 personal",
                "api": f"uvicorn 1 process, {args.concurrency} keep-alive connections, {args.duration:g} s"}
@@ -329,6 +335,8 @@ def main() -> None:
         print(f"{label:<28}" + "".join(f"{fmt.format(f[key]) if key in f else '—':>16}" for f in results.values()))
     print(f"\n{context['schema']}; {os.cpu_count()} cores shared by Python, the database and the load generator. "
           f"Written to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    print(f"load average (1, 5, 15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}; "
+          f"after: {' '.join(f'{x:.2f}' for x in load_after)}")
 
 
 if __name__ == "__main__":
