@@ -147,6 +147,30 @@ class TestSearch:
         named = registries.search_records(db, SYSTEM, name="sme", text="angkor rice mill 3")
         assert [r.data["registration_number"] for r in named.items] == ["00000003"]
 
+    def test_equality_filters_page_in_creation_order_both_ways(self, db):
+        make_registry(db)
+        created = [registries.create_record(db, SYSTEM, name="sme", data=business(
+            n, province="Kampot" if n % 3 else "Takeo", employees=n % 2)) for n in range(1, 12)]
+        kampot = [r.data["registration_number"] for r in created if r.data["province"] == "Kampot"]
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = registries.search_records(db, SYSTEM, name="sme", limit=3, cursor=cursor, filters=[
+                registries.SearchFilter(field="province", value="KAMPOT")])
+            seen += [r.data["registration_number"] for r in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == kampot
+        newest = registries.search_records(db, SYSTEM, name="sme", sort="-id", limit=2, filters=[
+            registries.SearchFilter(field="province", value="kampot"),
+            registries.SearchFilter(field="employees", value="1")])
+        odd = [n for n in kampot if int(n) % 2]
+        assert [r.data["registration_number"] for r in newest.items] == odd[::-1][:2]
+        total, first = registries.list_records_page(db, SYSTEM, name="sme", page=2, page_size=2, filters=[
+            registries.SearchFilter(field="province", value="kampot")])
+        assert total == len(kampot) and [r.data["registration_number"] for r in first] == kampot[2:4]
+
     def test_only_searchable_fields_can_be_filtered(self, db):
         make_registry(db)
         with pytest.raises(ValidationFailed):
