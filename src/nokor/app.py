@@ -34,6 +34,7 @@ from nokor.exchange import api as exchange_api
 from nokor.exchange import views as exchange_views
 from nokor.exchange.gateway import GatewayMiddleware, Runtime
 from nokor.identity import api as identity_api
+from nokor.identity import govstack as identity_govstack
 from nokor.identity import views as identity_views
 from nokor.kit import i18n
 from nokor.kit.errors import NotFound, Problem, ValidationFailed, field_error, problem_responses
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    services_citizen_views.router, services_views.router):
         app.include_router(router)
     app.include_router(identity_api.router)
+    app.include_router(identity_govstack.router)
     app.include_router(identity_views.router)
     app.include_router(portal_views.router)
     return app
