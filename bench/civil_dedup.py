@@ -382,9 +382,11 @@ def main() -> None:
         try:
             command.upgrade(alembic_config(url), "head")
             figures, _people, probe = load_and_match(url, folder, args)
+            print(f"  {json.dumps(figures)}", flush=True)
             if not args.no_splink:
                 print("  running Splink", flush=True)
                 figures["splink"] = run_splink(url, folder, probe)
+                print(f"  splink: {json.dumps(figures['splink'])}", flush=True)
             if not args.no_http:
                 print("  HTTP", flush=True)
                 figures.update(http_figures(url, folder, args))

@@ -143,6 +143,16 @@ def issue_national_id(session: Session, actor: Actor, *, resident_id: uuid.UUID,
     resident = _load_resident(session, resident_id)
     if resident.nin:
         raise Conflict(_("This resident already has a national ID number."))
+    before = _snapshot(resident)
+    number = _assign_number(session, resident, rules, generate)
+    _keep_history(session, actor, resident, action="nin.issue", before=before, reason=None)
+    return number
+
+
+def _assign_number(session: Session, resident: Resident, rules: CivilRules,
+                   generate: Callable[[int], str] | None = None) -> str:
+    """Reserve a fresh number in the registry (retried on a clash, inside a savepoint) and give it to
+    ``resident``; the caller keeps the history."""
     make = generate or nin_rules.generate_nin
     for _attempt in range(NIN_ATTEMPTS):
         number = make(rules.nin_length)
@@ -152,9 +162,7 @@ def issue_national_id(session: Session, actor: Actor, *, resident_id: uuid.UUID,
                 session.flush()
         except IntegrityError:
             continue
-        before = _snapshot(resident)
         resident.nin = number
-        _keep_history(session, actor, resident, action="nin.issue", before=before, reason=None)
         return number
     raise Conflict(_("No free national ID number was found; try again."))
 
@@ -226,11 +234,11 @@ def create_resident(session: Session, actor: Actor, *, data: ResidentCreate, rul
                          exclude={resident.id})
     if found:
         resident.status = "held"
+    if not found:
+        _assign_number(session, resident, rules)
     _keep_history(session, actor, resident, action="create", before=None, reason=reason)
     if found:
         _open_cases(session, actor, found, resident_id=resident.id)
-    else:
-        issue_national_id(session, actor, resident_id=resident.id, rules=rules)
     return ResidentRead.model_validate(resident)
 
 
@@ -592,8 +600,8 @@ def _apply(session: Session, actor: Actor, event: LifeEvent, rules: CivilRules) 
     if event.kind == "birth":
         child = _new_resident(session, PersonDetails.model_validate(details["child"]),
                               birth_date=event.occurred_on, birth_place_code=event.place_code)
+        _assign_number(session, child, rules)
         _keep_history(session, actor, child, action="birth.register", before=None, reason=reason, event_id=event.id)
-        issue_national_id(session, actor, resident_id=child.id, rules=rules)
         event.subject_id = child.id
         return
     subject = _load_resident(session, event.subject_id or uuid.UUID(int=0))
