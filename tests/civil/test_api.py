@@ -127,3 +127,14 @@ class TestDuplicates:
         again = client.get(f"/api/v1/civil/residents/{created.json()['id']}", params={"purpose": "check"},
                            headers=auth(key))
         assert again.json()["status"] == "duplicate" and again.json()["nin"] is None
+
+
+class TestDuplicateCheck:
+    def test_a_birth_date_given_as_a_number_is_422(self, client: TestClient, db: Session) -> None:
+        key = issue_key(db, permissions=ALL)
+        db.commit()
+        body = {"given_name": "សុភា", "family_name": "ចាន់", "sex": "M", "birth_date": 0, "place_code": VILLAGE}
+        answer = client.post("/api/v1/civil/duplicates/check", params={"purpose": "test"}, json=body,
+                             headers=auth(key))
+        assert answer.status_code == 422, answer.text
+        assert any(e["pointer"].endswith("birth_date") for e in answer.json()["errors"])

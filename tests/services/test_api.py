@@ -99,3 +99,19 @@ def test_service_list_json_is_public(client: TestClient, country: Country) -> No
     assert {s["code"] for s in client.get("/api/v1/services").json()} == {
         "birth-certificate-copy", "sme-registration", "change-of-address"}
     assert services.QUEUE_VIEWS[0] == "unassigned"
+
+
+def test_statistics_refuse_a_date_typed_as_a_number(client: TestClient, country: Country) -> None:
+    # Pydantic would otherwise read startDate=0 as the Unix epoch and answer for 1970.
+    for path in ("/data/statistics", "/govstack/registration/data/statistics/1.0"):
+        answer = client.get(path, params={"startDate": "0"})
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_tasks_refuse_an_offset_no_database_can_skip(client: TestClient, db: Session, country: Country) -> None:
+    key = issue_key(db, permissions=["services.process"], org_unit="MEF", identity="KH/GOV/MEF/big-offset")
+    db.commit()
+    answer = client.get("/govstack/registration/tasks", params={"firstResult": str(10**26)},
+                        headers={"Authorization": key})
+    assert answer.status_code == 422, answer.text

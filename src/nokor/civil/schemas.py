@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nokor.kit.time import IsoDate
+
 Sex = Literal["F", "M", "X"]
 Precision = Literal["day", "month", "year"]
 EventKind = Literal["birth", "death", "marriage", "divorce", "change_of_address", "change_of_name"]
@@ -70,7 +72,7 @@ class ContactDetails(BaseModel):
 class ResidentCreate(PersonDetails):
     """A resident entered directly (a person already living, e.g. when the register is first filled)."""
 
-    birth_date: date
+    birth_date: IsoDate
     birth_place_code: str | None = Field(None, max_length=16)
     phone: str | None = Field(None, max_length=16, pattern=PHONE_PATTERN)
     email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN)
@@ -124,7 +126,7 @@ class EventCreate(BaseModel):
     """A life event as first written down; a birth carries the child, other events name their subject."""
 
     kind: EventKind
-    occurred_on: date
+    occurred_on: IsoDate
     place_code: str | None = Field(None, max_length=16)
     subject_id: uuid.UUID | None = None
     partner_id: uuid.UUID | None = None
@@ -228,7 +230,7 @@ class PersonCheck(BaseModel):
     given_name_latin: str | None = Field(None, max_length=200)
     family_name_latin: str | None = Field(None, max_length=200)
     sex: Sex | None = None
-    birth_date: date
+    birth_date: IsoDate
     birth_date_precision: Precision = "day"
     place_code: str | None = Field(None, max_length=16)
     mother_name: str | None = Field(None, max_length=400)

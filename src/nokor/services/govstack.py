@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from nokor.kit.errors import NotFound, PayloadTooLarge, ValidationFailed, field_error, problem_responses
 from nokor.kit.i18n import gettext as _
+from nokor.kit.time import IsoDate
 from nokor.services import service
 from nokor.services.schemas import Applicant, ApplicationRead, ApplicationSummary, ServiceRead
 from nokor.services.views import document_limit, effects_of, store_of
@@ -162,7 +163,7 @@ async def upload_document(request: Request, session: DbSession, actor: CurrentAc
 
 
 @router.get("/applications", summary="The application files of the caller's organisation units")
-def files(session: DbSession, actor: CurrentActor, firstResult: Annotated[int, Query(ge=0)] = 0,
+def files(session: DbSession, actor: CurrentActor, firstResult: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
           maxResult: Annotated[int, Query(ge=1, le=200)] = 50) -> list[dict[str, Any]]:
     return [_file(s) for s in service.list_applications(session, actor, offset=firstResult, limit=maxResult)]
 
@@ -184,7 +185,7 @@ def file_update(session: DbSession, actor: CurrentActor, fileId: str, body: Appl
 
 @router.get("/tasks", summary="Open review tasks (one per application)")
 def tasks(session: DbSession, actor: CurrentActor, fileId: str | None = None, assigneeId: str | None = None,
-          firstResult: Annotated[int, Query(ge=0)] = 0,
+          firstResult: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
           maxResult: Annotated[int, Query(ge=1, le=200)] = 50) -> list[dict[str, Any]]:
     if fileId:
         found = service.get_application(session, actor, number=fileId)
@@ -276,7 +277,7 @@ def _statistics(session: DbSession, startDate: date | None, endDate: date | None
 @statistics_router.get("/data/statistics/1.0", summary="Decisions made (GovStack Registration statistics 1.0.0)")
 @router.get("/data/statistics", summary="Decisions made (GovStack Registration statistics 1.0.0)")
 @router.get("/data/statistics/1.0", summary="Decisions made (GovStack Registration statistics 1.0.0)")
-def statistics(session: DbSession, startDate: date | None = None, endDate: date | None = None,
+def statistics(session: DbSession, startDate: IsoDate | None = None, endDate: IsoDate | None = None,
                registrationName: Annotated[str | None, Query(max_length=200)] = None,
                operator: Annotated[str | None, Query(max_length=200)] = None,
                role: Annotated[str | None, Query(max_length=200)] = None,
