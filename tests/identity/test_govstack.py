@@ -34,3 +34,9 @@ def test_consumers_see_agreements_and_whether_consent_is_given_now(client: TestC
     one = client.get(f"{BASE}/service/verification/consent-record/{consent.id}/", headers=auth).json()
     assert one["consentRecord"]["optIn"] is False and one["consentRecord"]["withdrawnAt"]
     assert client.get(f"{BASE}/service/verification/consent-records/", params=query).status_code == 401
+
+
+def test_an_offset_beyond_any_database_is_422_not_500(client: TestClient) -> None:
+    answer = client.get(f"{BASE}/service/verification/data-agreements/", params={"offset": str(10**22)})
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")

@@ -51,7 +51,7 @@ def consent_record(record: ConsentRead, agreement: AgreementRead) -> dict[str, A
 
 
 @router.get("/service/verification/data-agreements/", summary="LIST the active data agreements")
-def list_data_agreements(session: DbSession, offset: int = Query(0, ge=0),
+def list_data_agreements(session: DbSession, offset: int = Query(0, ge=0, le=1_000_000_000),
                          limit: int = Query(100, ge=1, le=200)) -> dict[str, Any]:
     return {"dataAgreements": [data_agreement(a) for a in service.list_agreements(session, offset=offset,
                                                                                    limit=limit)]}
@@ -67,7 +67,8 @@ def read_data_agreement(session: DbSession, dataAgreementId: uuid.UUID) -> dict[
 def list_consent_records(session: DbSession, actor: CurrentActor,
                          dataAgreementId: uuid.UUID | None = None,
                          individualId: uuid.UUID | None = None,
-                         offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=200)) -> dict[str, Any]:
+                         offset: int = Query(0, ge=0, le=1_000_000_000),
+                         limit: int = Query(100, ge=1, le=200)) -> dict[str, Any]:
     records = service.list_consent_records(session, actor, agreement_id=dataAgreementId, resident_id=individualId,
                                            offset=offset, limit=limit)
     agreements = {r.agreement_id: service.get_agreement(session, agreement_id=r.agreement_id) for r in records}
