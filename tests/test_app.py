@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
+from fastapi import Query
 from sqlalchemy import create_engine
 
 
@@ -36,6 +39,27 @@ class TestErrors:
         assert answer.headers["content-type"] == "application/problem+json"
         assert "kaboom" not in answer.text
         assert answer.headers["x-request-id"]
+
+    def test_a_single_valued_query_parameter_given_twice_is_a_422_naming_it(self, client, db):
+        from tests.conftest import issue_key
+
+        key = issue_key(db, permissions=["services.process"])
+        db.commit()
+        auth = {"Authorization": f"Bearer {key}"}
+        assert client.get("/api/v1/services/queue?limit=5", headers=auth).status_code == 200
+        answer = client.get("/api/v1/services/queue?limit=5&limit=500", headers=auth)
+        assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["errors"] == [
+            {"pointer": "/query/limit", "detail": "Give this value only once.", "code": "repeated"}]
+
+    def test_a_list_query_parameter_may_repeat_and_a_scalar_beside_it_may_not(self, app, client):
+        @app.get("/api/v1/echo")
+        def echo(tag: Annotated[list[str] | None, Query()] = None, page: int = 1) -> dict[str, object]:
+            return {"tag": tag, "page": page}
+
+        assert client.get("/api/v1/echo?tag=a&tag=b&page=2").json() == {"tag": ["a", "b"], "page": 2}
+        refused = client.get("/api/v1/echo?tag=a&page=2&page=3")
+        assert refused.status_code == 422 and refused.json()["errors"][0]["pointer"] == "/query/page"
 
 
 class TestRequestIds:

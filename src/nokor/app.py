@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import mimetypes
+import types
+import typing
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(single_valued_query)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -124,6 +129,48 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_views.router)
     app.include_router(portal_views.router)
     return app
+
+
+def _is_sequence(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_sequence(a) for a in typing.get_args(annotation))
+    if origin is typing.Annotated:
+        return _is_sequence(typing.get_args(annotation)[0])
+    return isinstance(origin, type) and issubclass(origin, (Sequence, set, frozenset)) and origin is not str
+
+
+def _scalar_query_names(dependant: Dependant) -> frozenset[str]:
+    names = {field.alias for field in dependant.query_params if not _is_sequence(field.field_info.annotation)}
+    for sub in dependant.dependencies:
+        names |= _scalar_query_names(sub)
+    return frozenset(names)
+
+
+def single_valued_query(request: Request) -> None:
+    """A query parameter the operation takes once (``limit``, ``cursor``) given twice is a 422 naming it.
+
+    FastAPI would quietly keep the last value; a caller who sent ``limit=5&limit=500`` made a mistake
+    and should hear about it, not get an answer to half of what they asked.
+    """
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    names: frozenset[str] | None = getattr(route, "nokor_scalar_query", None)
+    if names is None:
+        names = _scalar_query_names(dependant)
+        route.nokor_scalar_query = names  # type: ignore[union-attr]  # worked out once per route
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for key, _value in request.query_params.multi_items():
+        if key in names:
+            if key in seen and key not in repeated:
+                repeated.append(key)
+            seen.add(key)
+    if repeated:
+        raise ValidationFailed(errors=[
+            field_error(["query", name], _("Give this value only once."), "repeated") for name in repeated])
 
 
 class ShellStateMiddleware:
