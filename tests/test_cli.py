@@ -37,8 +37,9 @@ class Nokor:
         })
 
     def __call__(self, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+        # The time-out only stops a command that hangs; `demo load` alone takes minutes on a busy machine.
         done = subprocess.run([str(NOKOR), *args], cwd=self.folder, env={**self.env, **env},
-                              capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+                              capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
         if check:
             assert done.returncode == 0, f"nokor {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
         return done

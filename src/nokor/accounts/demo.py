@@ -80,3 +80,26 @@ def load_demo(session: Session) -> list[str]:
             name=client_name, identity=identity, permissions=permissions, org_unit_code=client_unit))
         lines.append(f"API client {identity} key: {issued.api_key}")
     return lines
+
+
+def demo_staff(session: Session, actor: Actor, *, roles: list[tuple[str, dict[str, str], list[str]]],
+               officers: list[tuple[str, str, str, str, str]]) -> list[str]:
+    """A domain's demo roles and officers, each created once: roles ``(code, names, permissions)``,
+    officers ``(username, full name, office, role, password)`` granted their role in their office.
+    An officer whose office does not exist is left out. Returns the lines to print (the passwords)."""
+    lines: list[str] = []
+    units = {u.code for u in service.list_org_units(session, actor)}
+    known = {r.code for r in service.list_roles(session, actor)}
+    for code, role_name, permissions in roles:
+        if code not in known:
+            service.create_role(session, actor, data=RoleCreate(
+                code=code, name=LocalizedName(**role_name), permissions=permissions))
+    existing = {o.username for o in service.list_officers(session, actor, limit=200).items}
+    for username, full_name, unit, role, password in officers:
+        if username in existing or unit not in units:
+            continue
+        officer = service.create_officer(session, actor, data=OfficerCreate(
+            username=username, full_name=full_name, password=password, locale="km", org_unit_code=unit))
+        service.grant_role(session, actor, officer_id=officer.id, role_code=role, org_unit_code=unit)
+        lines.append(f"officer {username} ({role}) password: {password}")
+    return lines

@@ -63,22 +63,7 @@ def _registered(session: Session, actor: Actor, data: EventCreate) -> None:
 
 
 def _officers(session: Session, actor: Actor) -> list[str]:
-    lines: list[str] = []
-    units = {u.code for u in accounts.list_org_units(session, actor)}
-    roles = {r.code for r in accounts.list_roles(session, actor)}
-    for code, role_name, permissions in ROLES:
-        if code not in roles:
-            accounts.create_role(session, actor, data=accounts.RoleCreate(
-                code=code, name=accounts.LocalizedName(**role_name), permissions=permissions))
-    existing = {o.username for o in accounts.list_officers(session, actor, limit=200).items}
-    for username, full_name, unit, role, password in OFFICERS:
-        if username in existing or unit not in units:
-            continue
-        officer = accounts.create_officer(session, actor, data=accounts.OfficerCreate(
-            username=username, full_name=full_name, password=password, locale="km", org_unit_code=unit))
-        accounts.grant_role(session, actor, officer_id=officer.id, role_code=role, org_unit_code=unit)
-        lines.append(f"officer {username} ({role}) password: {password}")
-    return lines
+    return accounts.demo_staff(session, actor, roles=ROLES, officers=OFFICERS)
 
 
 def _population(session: Session, actor: Actor) -> list[str]:
