@@ -48,5 +48,11 @@ def test_demo_load_adds_the_sme_and_health_facility_registries(nokor: Nokor):
     counts = dict(nokor.rows("SELECT r.name, count(*) FROM registries_record x JOIN registries_registry r "
                              "ON r.id = x.registry_id GROUP BY r.name"))
     assert counts == {"sme": 60, "health-facilities": 77}
+    # The SME register gets version 2.0 (owners by their 12-digit national ID number) once; the demo's
+    # records stay under 1.0, which stays published.
+    versions = sorted(nokor.rows(
+        "SELECT v.version, v.state, (SELECT count(*) FROM registries_record x WHERE x.schema_version_id = v.id) "
+        "FROM registries_schema_version v JOIN registries_registry r ON r.id = v.registry_id WHERE r.name = 'sme'"))
+    assert [tuple(v) for v in versions] == [("1.0", "published", 60), ("2.0", "published", 0)]
     provinces = {json.loads(d)["province"] for (d,) in nokor.rows("SELECT data FROM registries_record")}
     assert {"Phnom Penh", "Siem Reap", "Battambang", "Kep", "Tboung Khmum"} <= provinces

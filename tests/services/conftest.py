@@ -61,6 +61,7 @@ def load_country(db: Session) -> None:
         name="sme", title=registries.LocalizedText(en="SMEs"), owner_org_unit_code="MEF",
         json_schema=registries_demo.SME_SCHEMA))
     registries.publish_version(db, SYSTEM, name="sme")
+    registries_demo.add_sme_version_2(db, SYSTEM)
     for data in services_demo.SERVICES:
         services.create_service(db, SYSTEM, data=data)
     for code, role_name, permissions in services_demo.ROLES:

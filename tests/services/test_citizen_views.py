@@ -139,3 +139,24 @@ def test_every_citizen_page_is_fully_translated(client: TestClient, db: Session,
             assert page.status_code == 200, (locale, path)
             leaked = [s for s in english if s in TAGS.sub(" ", page.text)]
             assert leaked == [], f"{path} in {locale} shows English: {leaked[:5]}"
+
+
+def test_the_portal_home_leads_to_services_applications_and_messages(client: TestClient, db: Session,
+                                                                      country: Country) -> None:
+    resident = make_citizen(db, address_code=VILLAGE)
+    person = services.Applicant(subject=str(resident.id), name="Chan Dara", locale="en")
+    draft = services.start_application(db, person, service_code="change-of-address", values={
+        "national_id": resident.nin, "new_address_code": VILLAGE, "moved_on": "2026-01-02"})
+    services.submit_application(db, person, number=draft.number)  # its notice is an unread portal message
+    db.commit()
+    sign_in(client, db, resident)
+    home = client.get("/my", headers=HTML)
+    assert home.status_code == 200
+    # A plain form (no script needed) searches the catalogue, in any of the four languages.
+    assert re.search(r'<form class="search" method="get" action="/services" role="search">', home.text)
+    assert 'name="q" type="search"' in home.text
+    assert f'href="/my/applications/{draft.number}"' in home.text and 'href="/my/applications"' in home.text
+    assert re.search(r'href="/my/messages">[^<]+ \(1\)</a>', home.text)
+    for query in ("address", "អាសយដ្ឋាន", "العنوان", "Adressänderung"):
+        found = client.get("/services", params={"q": query}, headers=HTML)
+        assert 'href="/services/change-of-address"' in found.text, query

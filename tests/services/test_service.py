@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -156,6 +156,60 @@ class TestApplications:
         assert event.kind == "change_of_address" and event.state == "declared"
         assert event.subject_id == country.mother.id
 
+    def test_the_deadline_stands_still_while_the_applicant_has_to_answer(
+            self, db: Session, country: Country, monkeypatch: pytest.MonkeyPatch) -> None:
+        from nokor.services import service as service_module
+
+        start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        clock = [start]
+        monkeypatch.setattr(service_module, "utcnow", lambda: clock[0])
+        person = citizen()
+        values = {"national_id": country.mother_nin, "new_address_code": VILLAGE, "moved_on": "2026-01-02"}
+
+        def overdue_now() -> tuple[bool, list[str], int]:
+            read = services.get_application(db, person, number=draft.number)
+            view = [a.number for a in services.work_queue(db, country.officer, view="overdue").items]
+            stats = services.service_statistics(db, code="change-of-address")[0]
+            return read.overdue, view, stats.overdue
+
+        draft = services.start_application(db, person, service_code="change-of-address", values=values)
+        submitted = services.submit_application(db, person, number=draft.number)
+        assert submitted.due_at == start + timedelta(days=5)  # the service's processing time
+        services.claim_application(db, country.officer, number=draft.number)
+        clock[0] = start + timedelta(days=1)
+        services.request_information(db, country.officer, number=draft.number, reason="Which house?")
+        clock[0] = start + timedelta(days=10)  # nine days waiting for the applicant: not the office's delay
+        assert overdue_now() == (False, [], 0)
+        answered = services.provide_information(db, person, number=draft.number,
+                                                values={**values, "new_address_text": "House 12, Street 310"})
+        assert answered.due_at == start + timedelta(days=14)  # the five days, plus the nine it waited
+        assert answered.history[-1].changes["due_at"] == {"before": (start + timedelta(days=5)).isoformat(),
+                                                          "after": (start + timedelta(days=14)).isoformat()}
+        clock[0] = start + timedelta(days=13, hours=23)
+        assert overdue_now() == (False, [], 0)
+        clock[0] = start + timedelta(days=14, hours=1)  # the office's clock runs again and has run out
+        assert overdue_now() == (True, [draft.number], 1)
+
+    def test_a_deadline_missed_before_the_question_stays_missed(
+            self, db: Session, country: Country, monkeypatch: pytest.MonkeyPatch) -> None:
+        from nokor.services import service as service_module
+
+        start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        clock = [start]
+        monkeypatch.setattr(service_module, "utcnow", lambda: clock[0])
+        person = citizen()
+        values = {"national_id": country.mother_nin, "new_address_code": VILLAGE, "moved_on": "2026-01-02"}
+        draft = services.start_application(db, person, service_code="change-of-address", values=values)
+        services.submit_application(db, person, number=draft.number)
+        services.claim_application(db, country.officer, number=draft.number)
+        clock[0] = start + timedelta(days=6)  # a day late already
+        services.request_information(db, country.officer, number=draft.number, reason="Which house?")
+        clock[0] = start + timedelta(days=30)
+        assert services.get_application(db, person, number=draft.number).overdue
+        assert [a.number for a in services.work_queue(db, country.officer, view="overdue").items] == [draft.number]
+        answered = services.provide_information(db, person, number=draft.number, values=values)
+        assert answered.due_at == start + timedelta(days=29) and answered.overdue  # still a day late
+
     def test_sme_registration_needs_four_eyes(self, db: Session, country: Country) -> None:
         from tests.services.conftest import officer_actor
 
@@ -176,11 +230,50 @@ class TestApplications:
         done = services.decide_application(db, chief, number=draft.number, approve=True, reason="Agreed.",
                                            effects=services.make_effects(country.ring, country.store))
         assert done.state == "completed"
-        record = registries.find_record(db, SYSTEM, name="sme",
+        record = registries.find_record(db, SYSTEM, name="sme", purpose="test",
                                         query={"registration_number": done.result["registration_number"]})
         assert record.data["name"] == "Kampot Pepper Garden" and record.data["women_owned"] is True
+        # The owner's 12-digit national ID number is in the register, under the version that takes it.
+        assert len(country.mother_nin) == 12 and record.data["owner_national_id"] == country.mother_nin
+        assert record.version == "2.0"
         _name, pdf = services.read_result(db, person, store=country.store, number=draft.number)
         assert trust.verify_pdf(db, data=pdf).holds
+
+    def test_the_sme_register_keeps_its_first_version_as_published(self, db: Session, country: Country) -> None:
+        sme = registries.get_registry(db, SYSTEM, name="sme")
+        first, second = sme.versions
+        assert (first.version, first.state, second.version, second.state) == ("1.0", "published", "2.0", "published")
+        assert first.json_schema["properties"]["owner_national_id"]["pattern"] == "^[0-9]{9}$"
+        shop = {"registration_number": "20240099", "name": "Old Card Mart", "sector": "retail", "province": "Kampot",
+                "employees": 2, "registered_on": "2019-05-01", "owner_national_id": "123456789"}
+        assert registries.create_record(db, SYSTEM, name="sme", version="1.0", data=shop).version == "1.0"
+        with pytest.raises(ValidationFailed):  # 1.0 never takes a 12-digit number
+            registries.create_record(db, SYSTEM, name="sme", version="1.0", data={
+                **shop, "registration_number": "20240101", "owner_national_id": country.mother_nin})
+        newer = registries.create_record(db, SYSTEM, name="sme", data={  # the newest version takes both
+            **shop, "registration_number": "20240102", "owner_national_id": country.mother_nin})
+        assert newer.version == "2.0"
+
+    def test_an_owner_number_no_resident_holds_is_refused_at_the_decision(self, db: Session,
+                                                                           country: Country) -> None:
+        from tests.services.conftest import officer_actor
+
+        reviewer, chief = officer_actor(db, "t.mef"), officer_actor(db, "t.mefchief")
+        person = citizen()
+        values = {"business_name": "Kep Crab Shack", "sector": "tourism", "province_code": "23", "employees": "3"}
+        draft = services.start_application(db, person, service_code="sme-registration",
+                                           values={**values, "owner_national_id": "1234567890"})
+        with pytest.raises(ValidationFailed) as caught:  # ten digits: neither a national ID number nor an old card
+            services.submit_application(db, person, number=draft.number)
+        assert [e["pointer"] for e in caught.value.errors] == ["/data/owner_national_id"]
+        stranger = next(n for n in iter(civil.generate_nin, None) if n not in (country.mother_nin, country.child_nin))
+        services.submit_application(db, person, number=draft.number, values={**values, "owner_national_id": stranger})
+        services.claim_application(db, reviewer, number=draft.number)
+        services.decide_application(db, reviewer, number=draft.number, approve=True, reason="Complete.",
+                                    effects=services.make_effects(country.ring, country.store))
+        with pytest.raises(Conflict, match="No resident"):
+            services.decide_application(db, chief, number=draft.number, approve=True, reason="Agreed.",
+                                        effects=services.make_effects(country.ring, country.store))
 
     def test_counter_submission_is_recorded_as_assisted(self, db: Session, country: Country) -> None:
         walk_in = services.Applicant(subject=country.mother_nin, name="Sok Sreyneang", phone="012345678")

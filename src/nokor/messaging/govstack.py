@@ -5,8 +5,10 @@ Served under ``/govstack/messaging/v1``. The spec's ``apiKey`` header carries a 
 ``Authorization`` header works too); the caller needs ``messaging.send``. The spec names the request body
 "body" as if it were a query parameter; Nokor reads it as the JSON body, as its clients send it.
 
-``POST /callback/email`` is not served: the spec leaves its input to each service provider ("a matching
-OpenAPI spec must be provided"), and Nokor receives no replies to the e-mails it sends.
+``POST /callback/email`` takes the spec's ``callbackContent`` (``meta``, base64 ``content``); the spec leaves
+its meaning to each service provider ("a matching OpenAPI spec must be provided"), and Nokor's is a bounce
+report from the mail provider: ``meta`` ``bounced`` and ``content`` the base64 of ``{"email", "reason"}``.
+The e-mail is then counted as bounced by ``GET /status/email``. Nokor takes no replies to what it sends.
 """
 
 from __future__ import annotations
@@ -136,3 +138,20 @@ def send_batch(session: DbSession, actor: Caller, body: BatchEmail) -> dict[str,
 def status(session: DbSession, actor: Caller,
            request_uid: Annotated[str, Header(alias="requestUid", max_length=64)]) -> RequestStatus:
     return service.request_status(session, actor, request_uid=request_uid.strip())
+
+
+class CallbackContent(BaseModel):
+    """Nokor's callback input: what happened and to which recipient."""
+
+    meta: str = Field(max_length=64, description="What happened to the e-mail: `bounced`",
+                      examples=["bounced"])
+    content: str = Field(max_length=20_000, description='Base64 of JSON `{"email": ADDRESS, "reason": TEXT}`',
+                         examples=["eyJlbWFpbCI6ICJkYXJhQGV4YW1wbGUub3JnIiwgInJlYXNvbiI6ICI1NTAgbm8gc3VjaCB1c2VyIn0="])
+
+
+@router.post("/callback/email", summary="The mail provider reports a bounce for one request's e-mail")
+def callback(session: DbSession, actor: Caller, body: CallbackContent,
+             request_uid: Annotated[str, Header(alias="requestUid", max_length=64)]) -> dict[str, Any]:
+    addresses = service.receive_email_callback(session, actor, request_uid=request_uid.strip(), meta=body.meta,
+                                               content=body.content)
+    return {"response": "Request successfully accepted", "requestUID": request_uid.strip(), "recipients": addresses}

@@ -31,8 +31,12 @@ class Notification(Base):
     subject_type: Mapped[str | None] = mapped_column(String(64))
     subject_id: Mapped[str | None] = mapped_column(String(64))
     sent_by: Mapped[str] = mapped_column(String(200))
+    sent_by_id: Mapped[str | None] = mapped_column(String(64))  # the officer's or system's id (names repeat)
     outbox_message_id: Mapped[uuid.UUID] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A bounce the mail provider reported after the message left (GovStack ``POST /callback/email``).
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounce_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CaughtMessage(Base):

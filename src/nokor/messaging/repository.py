@@ -49,8 +49,15 @@ def inbox_message(session: Session, recipient: str, message_id: uuid.UUID) -> In
                                                       InboxMessage.id == message_id)).first()
 
 
-def statuses_of(session: Session, *, subject_type: str, subject_id: str) -> Sequence[tuple[str | None, int | None]]:
-    return [(row[0], row[1]) for row in session.execute(
-        select(OutboxMessage.status, OutboxMessage.attempts)
+def statuses_of(session: Session, *, subject_type: str, subject_id: str
+                ) -> Sequence[tuple[str | None, int | None, bool]]:
+    return [(row[0], row[1], row[2] is not None) for row in session.execute(
+        select(OutboxMessage.status, OutboxMessage.attempts, Notification.bounced_at)
         .join(Notification, OutboxMessage.id == Notification.outbox_message_id)
         .where(Notification.subject_type == subject_type, Notification.subject_id == subject_id))]
+
+
+def notifications_about(session: Session, *, subject_type: str, subject_id: str) -> Sequence[Notification]:
+    return session.scalars(select(Notification).where(Notification.subject_type == subject_type,
+                                                      Notification.subject_id == subject_id)
+                           .order_by(Notification.created_at, Notification.id)).all()

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from nokor import identity, places
+from nokor import identity, messaging, places, services
 from nokor.kit import i18n
 from nokor.kit.errors import Problem, ValidationFailed
 from nokor.kit.i18n import gettext as _
@@ -164,8 +164,12 @@ def _page(request: Request, template: str, citizen: identity.Citizen, context: d
 def my_data(request: Request, session: DbSession, citizen: identity.CurrentCitizen) -> Response:
     record = identity.my_record(session, citizen)
     paths = {code: places.path_of(session, code) for code in (record.birth_place_code, record.address_code) if code}
+    # The portal home: the person's latest applications and unread messages beside their record.
+    person = services.Applicant(subject=str(citizen.resident_id), name=citizen.name)
     return _page(request, "portal/my_data.html", citizen, {
-        "record": record, "paths": paths, "certificates": identity.my_certificates(session, citizen)})
+        "record": record, "paths": paths, "certificates": identity.my_certificates(session, citizen),
+        "applications": services.my_applications(session, person, limit=3).items,
+        "unread": messaging.unread_messages(session, recipient=person.subject)})
 
 
 @router.get("/my/access-log")

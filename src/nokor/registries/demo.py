@@ -64,6 +64,21 @@ SME_SCHEMA: dict[str, Any] = {
     },
 }
 
+# Version 2.0 of the SME register: the owner is named by the 12-digit national ID number (civil register) or,
+# for owners still on the old card, its 9 digits. Version 1.0 (9 digits only) stays as published, with the
+# records written under it.
+SME_SCHEMA_2: dict[str, Any] = {
+    **SME_SCHEMA,
+    "properties": {
+        **SME_SCHEMA["properties"],
+        "owner_national_id": {
+            "type": "string", "pattern": "^([0-9]{12}|[0-9]{9})$", "x-subject": True, "x-label": {
+                "en": "Owner's national ID number", "km": "លេខអត្តសញ្ញាណប័ណ្ណម្ចាស់", "ar": "الرقم الوطني للمالك",
+                "de": "Ausweisnummer des Inhabers"},
+            "description": "The 12-digit national ID number, or the 9 digits of an old identity card."},
+    },
+}
+
 HEALTH_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Health facility",
@@ -167,6 +182,17 @@ def health_facilities(rng: random.Random) -> list[dict[str, Any]]:
     return out
 
 
+def add_sme_version_2(session: Session, actor: Actor) -> bool:
+    """Publish version 2.0 of the SME register where it has only 1.0; True when it was added."""
+    if not _registry_exists(session, "sme"):
+        return False
+    if [v.version for v in service.get_registry(session, actor, name="sme").versions] != ["1.0"]:
+        return False
+    service.save_schema_draft(session, actor, name="sme", json_schema=SME_SCHEMA_2)
+    service.publish_version(session, actor, name="sme")
+    return True
+
+
 def load_demo(session: Session) -> list[str]:
     """Create the SME and health-facility registries with their records where missing; returns lines to print."""
     actor = Actor.system("demo")
@@ -187,6 +213,8 @@ def load_demo(session: Session) -> list[str]:
         service.publish_version(session, actor, name=name)
         service.create_records(session, actor, name=name, items=records, reason="demo country")
         lines.append(f"registry {name}: {len(records)} records")
+    if add_sme_version_2(session, actor):
+        lines.append("registry sme: version 2.0 (owners by their 12-digit national ID number)")
     if _unit(session, actor, "KH-GOV") and not any(r.code == "registry_analyst"
                                                    for r in accounts.list_roles(session, actor)):
         accounts.create_role(session, actor, data=accounts.RoleCreate(

@@ -19,6 +19,13 @@ from nokor.services.schemas import ConsultationCreate, DocumentRequirement, Serv
 NIN_PATTERN = "^[0-9]{9,12}$"
 NIN_MESSAGE = {"en": "A national ID number has 9 to 12 digits.", "km": "លេខអត្តសញ្ញាណប័ណ្ណមាន ៩ ដល់ ១២ ខ្ទង់។",
                "ar": "يتكون الرقم الوطني من 9 إلى 12 رقمًا.", "de": "Eine Ausweisnummer hat 9 bis 12 Ziffern."}
+# The SME register (version 2.0) names an owner by the 12-digit national ID number or an old card's 9 digits.
+OWNER_ID_PATTERN = "^([0-9]{12}|[0-9]{9})$"
+OWNER_ID_MESSAGE = {
+    "en": "A national ID number has 12 digits; the number of an old identity card has 9.",
+    "km": "លេខអត្តសញ្ញាណកម្មជាតិមាន ១២ ខ្ទង់ ហើយលេខអត្តសញ្ញាណប័ណ្ណចាស់មាន ៩ ខ្ទង់។",
+    "ar": "يتكون الرقم الوطني من 12 رقمًا، ورقم بطاقة الهوية القديمة من 9 أرقام.",
+    "de": "Eine nationale Identifikationsnummer hat 12 Ziffern, die Nummer eines alten Ausweises 9."}
 NIN_LABEL = {"en": "National ID number", "km": "លេខអត្តសញ្ញាណប័ណ្ណ", "ar": "الرقم الوطني", "de": "Ausweisnummer"}
 ID_CARD = DocumentRequirement(code="id_card", required=True, label={
     "en": "Your national ID card (photo or scan)", "km": "អត្តសញ្ញាណប័ណ្ណរបស់អ្នក (រូបថត ឬស្កេន)",
@@ -92,7 +99,7 @@ SME_FORM: dict[str, Any] = {
                                                        "km": "អាជីវកម្មនេះជាកម្មសិទ្ធិរបស់ស្ត្រី",
                                                        "ar": "تملك المنشأة امرأة", "de": "Das Unternehmen "
                                                                                          "gehört einer Frau"}},
-        "owner_national_id": {"type": "string", "pattern": NIN_PATTERN, "x-pattern-message": NIN_MESSAGE,
+        "owner_national_id": {"type": "string", "pattern": OWNER_ID_PATTERN, "x-pattern-message": OWNER_ID_MESSAGE,
                               "x-label": {"en": "Owner's national ID number", "km": "លេខអត្តសញ្ញាណប័ណ្ណម្ចាស់",
                                           "ar": "الرقم الوطني للمالك", "de": "Ausweisnummer des Inhabers"}},
     },

@@ -30,6 +30,7 @@ from nokor.services.schemas import ApplicationRead, ServiceRead
 
 FONT = Path(str(files("nokor.trust").joinpath("fonts", "NokorStampSans-Regular.ttf")))
 SME_REGISTRY = "sme"
+NIN_DIGITS = 12  # a national ID number (civil register); an old identity card has 9
 PROVINCES: dict[str, tuple[str, str]] = {
     "01": ("បន្ទាយមានជ័យ", "Banteay Meanchey"), "02": ("បាត់ដំបង", "Battambang"), "03": ("កំពង់ចាម", "Kampong Cham"),
     "04": ("កំពង់ឆ្នាំង", "Kampong Chhnang"), "05": ("កំពង់ស្ពឺ", "Kampong Speu"), "06": ("កំពង់ធំ", "Kampong Thom"),
@@ -122,6 +123,9 @@ def sme_registration(ring: trust.KeyRing, store: BlobStore) -> EffectRunner:
     def run(session: Session, application: ApplicationRead, service: ServiceRead) -> dict[str, Any]:
         actor = _platform(application)
         data = application.data
+        owner_id = str(data["owner_national_id"])
+        if len(owner_id) == NIN_DIGITS:  # a national ID number must be a resident's; an old card cannot be checked
+            _resident(session, actor, owner_id, "owner_national_id")
         code = str(data.get("province_code", ""))
         province = PROVINCES.get(code, ("", code))
         for _attempt in range(20):
@@ -133,11 +137,8 @@ def sme_registration(ring: trust.KeyRing, store: BlobStore) -> EffectRunner:
         record: dict[str, Any] = {"registration_number": number, "name": str(data["business_name"]),
                   "sector": str(data["sector"]), "province": province[1], "province_code": code,
                   "employees": int(data.get("employees") or 0), "women_owned": bool(data.get("women_owned")),
-                  "registered_on": today.isoformat(), "owner_name": application.applicant_name}
-        # The SME register's schema (registries demo) keeps the old 9-digit ID card numbers only; a 12-digit
-        # national ID number stays on the application and the certificate.
-        if len(str(data["owner_national_id"])) == 9:
-            record["owner_national_id"] = str(data["owner_national_id"])
+                  "registered_on": today.isoformat(), "owner_name": application.applicant_name,
+                  "owner_national_id": owner_id}
         if data.get("business_name_km"):
             record["name_km"] = str(data["business_name_km"])
         created = registries.create_record(session, actor, name=SME_REGISTRY, data=record,

@@ -58,7 +58,9 @@ class Application(Base):
     """A person's application for a service, from draft to completion, with its form data.
 
     ``channel`` says whether the person applied online or an officer submitted it for them at a
-    counter (``assisted_by``). ``due_at`` is the service-level deadline counted from submission.
+    counter (``assisted_by``). ``due_at`` is the service-level deadline counted from submission; its clock
+    stops while the application waits for the applicant (``clock_paused_at``, set in "needs information")
+    and the deadline moves on by the time it stood still when the applicant answers.
     """
 
     __tablename__ = "services_application"
@@ -94,6 +96,7 @@ class Application(Base):
     decision_reason: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

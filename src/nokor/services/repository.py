@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, event, func, or_, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from nokor.services.models import (
     Application,
@@ -21,14 +21,34 @@ from nokor.services.models import (
     ServiceVersion,
 )
 
+_Keyed = TypeVar("_Keyed", Service, ServiceVersion)
+
+
+_HELD = "services_rows"
+
+
+def _held(session: Session, row: _Keyed) -> _Keyed:
+    """Keep a service or version row alive until the transaction ends: the identity map holds rows only while
+    something refers to them, and one submission reads its service and version several times."""
+    session.info.setdefault(_HELD, {})[(type(row), row.id)] = row
+    return row
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _let_go(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the transaction itself, not a savepoint within it
+        session.info.pop(_HELD, None)
+
 
 def service_by_code(session: Session, code: str) -> Service | None:
-    return session.scalars(select(Service).where(Service.code == code)).one_or_none()
+    found = session.scalars(select(Service).where(Service.code == code)).one_or_none()
+    return _held(session, found) if found is not None else None
 
 
 def version_of(session: Session, service_id: uuid.UUID, version: int) -> ServiceVersion | None:
-    return session.scalars(select(ServiceVersion).where(ServiceVersion.service_id == service_id,
-                                                        ServiceVersion.version == version)).one_or_none()
+    found = session.scalars(select(ServiceVersion).where(ServiceVersion.service_id == service_id,
+                                                         ServiceVersion.version == version)).one_or_none()
+    return _held(session, found) if found is not None else None
 
 
 def current_versions(session: Session) -> Sequence[tuple[Service, ServiceVersion]]:
@@ -40,16 +60,29 @@ def current_versions(session: Session) -> Sequence[tuple[Service, ServiceVersion
     return [(s, v) for s, v in session.execute(stmt).all()]
 
 
+def _by_id(session: Session, model: type[_Keyed], ids: Collection[uuid.UUID]) -> dict[uuid.UUID, _Keyed]:
+    """Rows by primary key, those the session already holds without asking the database again (a submission
+    reads its service and version several times; a queue page reads the same few for every row)."""
+    found: dict[uuid.UUID, _Keyed] = {}
+    missing = []
+    for key in set(ids):
+        held = session.identity_map.get(session.identity_key(model, key))
+        if held is not None:
+            found[key] = cast(_Keyed, held)
+        else:
+            missing.append(key)
+    if missing:
+        for row in session.scalars(select(model).where(model.id.in_(missing))):
+            found[row.id] = _held(session, row)
+    return found
+
+
 def versions_by_id(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ServiceVersion]:
-    if not ids:
-        return {}
-    return {v.id: v for v in session.scalars(select(ServiceVersion).where(ServiceVersion.id.in_(list(ids))))}
+    return _by_id(session, ServiceVersion, ids)
 
 
 def services_by_id(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Service]:
-    if not ids:
-        return {}
-    return {s.id: s for s in session.scalars(select(Service).where(Service.id.in_(list(ids))))}
+    return _by_id(session, Service, ids)
 
 
 def application_by_number(session: Session, number: str, *, lock: bool = False) -> Application | None:
@@ -74,6 +107,12 @@ def events_of(session: Session, application_id: uuid.UUID) -> Sequence[Applicati
                            .order_by(ApplicationEvent.at, ApplicationEvent.id)).all()
 
 
+def _past_due(now: datetime) -> ColumnElement[bool]:
+    """Past the deadline on the office's clock, which stands still while the applicant has to answer."""
+    return or_(and_(Application.clock_paused_at.is_(None), Application.due_at < now),
+               and_(Application.clock_paused_at.is_not(None), Application.due_at < Application.clock_paused_at))
+
+
 def applications_query(*, org_unit_ids: Collection[uuid.UUID] | None, states: Collection[str] | None = None,
                        assignee_id: uuid.UUID | None = None, unassigned: bool = False,
                        awaiting_second: bool | None = None, due_before: datetime | None = None,
@@ -91,7 +130,7 @@ def applications_query(*, org_unit_ids: Collection[uuid.UUID] | None, states: Co
     if awaiting_second is True:
         stmt = stmt.where(Application.first_approval_by.is_not(None))
     if due_before is not None:
-        stmt = stmt.where(Application.due_at < due_before)
+        stmt = stmt.where(_past_due(due_before))
     if applicant_subject is not None:
         stmt = stmt.where(Application.applicant_subject == applicant_subject)
     if service_id is not None:
@@ -116,7 +155,7 @@ def count_by_state(session: Session, service_id: uuid.UUID | None = None, *, sin
 def count_overdue(session: Session, service_id: uuid.UUID, now: datetime) -> int:
     return int(session.scalar(select(func.count()).select_from(Application).where(
         Application.service_id == service_id, Application.state.in_(("submitted", "in_review", "needs_information")),
-        Application.due_at < now)) or 0)
+        _past_due(now))) or 0)
 
 
 def count_events(session: Session, action: str, service_id: uuid.UUID | None = None) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from nokor import accounts, audit, messaging, payments
 from nokor.config import get_settings
+from nokor.db import new_id
 from nokor.kit.actor import Actor, declare_permission
 from nokor.kit.blobs import BlobStore, extension_fits, sniff_type
 from nokor.kit.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed, field_error
@@ -242,7 +243,10 @@ def _load(session: Session, party: Party, number: str, *, lock: bool = False, ne
 
 
 def _overdue(application: Application, now: datetime) -> bool:
-    return application.state in OPEN_STATES and application.due_at is not None and application.due_at < now
+    """Open and past its deadline on the office's clock: while the applicant has to answer the clock
+    stands at the moment it was paused, so only a deadline missed before asking counts."""
+    clock = application.clock_paused_at or now
+    return application.state in OPEN_STATES and application.due_at is not None and application.due_at < clock
 
 
 def _fee_status(session: Session, application: Application) -> str | None:
@@ -404,13 +408,12 @@ def start_application(session: Session, party: Party, *, service_code: str, valu
         person, channel, assisted = party, "online", None
     data, _errors = forms.parse_form(version.form_schema, values, partial=True)
     application = Application(
-        number=_new_number(session, utcnow()), service_id=service.id, service_version_id=version.id,
+        id=new_id(), number=_new_number(session, utcnow()), service_id=service.id, service_version_id=version.id,
         org_unit_id=service.org_unit_id, state="draft", channel=channel, applicant_subject=person.subject,
         applicant_name=person.name.strip(), applicant_email=person.email or None,
         applicant_phone=person.phone or None, applicant_locale=person.locale, assisted_by=assisted,
         data=data, result={})
-    session.add(application)
-    session.flush()
+    session.add(application)  # written with its first history entry, in one flush
     _step(session, party, application, action="draft", to="draft",
           reason=_("Submitted at a counter for the applicant.") if channel == "counter" else None)
     return _read(session, party, application)
@@ -429,8 +432,11 @@ def save_draft(session: Session, party: Party, *, number: str, values: Mapping[s
 
 
 def _missing_documents(session: Session, application: Application, version: ServiceVersion) -> list[str]:
+    required = [d["code"] for d in version.required_documents if d.get("required")]
+    if not required:
+        return []
     have = {d.requirement for d in repository.documents_of(session, application.id)}
-    return [d["code"] for d in version.required_documents if d.get("required") and d["code"] not in have]
+    return [code for code in required if code not in have]
 
 
 def _validated(session: Session, application: Application, version: ServiceVersion,
@@ -580,12 +586,14 @@ def _reason(reason: str | None, field: str = "reason") -> str:
 
 
 def request_information(session: Session, actor: Actor, *, number: str, reason: str) -> ApplicationRead:
-    """Send the application back to the applicant with a question; the deadline keeps running."""
+    """Send the application back to the applicant with a question; the deadline's clock stops until the
+    applicant answers (it is the applicant's turn, not the office's)."""
     application = _load(session, actor, number, lock=True)
     text = _reason(reason)
     _require_assignee(actor, application)
     _allowed(application, "request_information", "in_review")
     application.information_request = text
+    application.clock_paused_at = utcnow()
     application.first_approval_by = None
     application.first_approval_name = None
     _step(session, actor, application, action="request_information", to="needs_information", reason=text)
@@ -595,13 +603,20 @@ def request_information(session: Session, actor: Actor, *, number: str, reason: 
 
 def provide_information(session: Session, party: Party, *, number: str, values: Mapping[str, Any] | None,
                         note: str | None = None) -> ApplicationRead:
-    """The applicant answers: corrected form data and documents go back to the reviewing officer."""
+    """The applicant answers: corrected form data and documents go back to the reviewing officer, and the
+    deadline moves on by the time the application waited for the answer."""
     application = _load(session, party, number, lock=True, need=SERVICES_COUNTER)
     _allowed(application, "provide_information", "needs_information")
     version = _version_of(session, application)
     before = dict(application.data)
     application.data = _validated(session, application, version, values)
     changed = {k: {"before": before.get(k), "after": v} for k, v in application.data.items() if before.get(k) != v}
+    if application.clock_paused_at is not None:
+        if application.due_at is not None:
+            due_before = application.due_at
+            application.due_at += max(utcnow() - application.clock_paused_at, timedelta(0))
+            changed["due_at"] = {"before": due_before.isoformat(), "after": application.due_at.isoformat()}
+        application.clock_paused_at = None
     _step(session, party, application, action="provide_information",
           to="in_review" if application.assignee_id else "submitted", reason=(note or "").strip()[:2000] or None,
           changes=changed)
