@@ -93,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     app.state.metrics = metrics
 
+    # Innermost: the batched path of identity verification (calls it cannot answer go on to the router).
+    app.add_middleware(identity_api.VerificationFastPath, settings=settings, session_factory=app.state.session_factory)
     app.add_middleware(ShellStateMiddleware, settings=settings, flash_signer=app.state.flash_signer)
     app.add_middleware(PlatformMiddleware, settings=settings, metrics=metrics)
     # Outermost: /r1/... goes straight to the exchange gateway, which keeps its own lean hot path.

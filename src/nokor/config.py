@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         1_048_576, description="Largest request body accepted, in bytes; larger bodies get 413."
     )
     session_hours: int = Field(8, description="How long an officer's login session lasts without use.")
+    api_key_cache_seconds: float = Field(2.0, ge=0, description="How long a process trusts an API key it checked "
+                                         "against the database (0: check at every call); a key revoked in this "
+                                         "process stops working at once, in others within this time.")
     login_max_failures: int = Field(
         5, description="Failed logins in a row after which an officer account is locked."
     )

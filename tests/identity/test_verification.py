@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import date
 
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import issue_key
-from tests.identity.factories import SYSTEM, make_citizen
+from tests.identity.factories import RULES, SYSTEM, make_citizen
 
-from nokor import audit, civil
+from nokor import accounts, audit, civil
+from nokor.identity import VerificationRequest, VerificationResult
+from nokor.identity.verifier import BatchVerifier
+from nokor.kit.actor import Actor
 
 
 def verify(client: TestClient, key: str, **body: object) -> dict[str, object]:
@@ -65,3 +70,88 @@ class TestVerify:
         response = client.post("/api/v1/identity/verify", json={"individual_id": resident.nin, "sex": "F"},
                                headers={"authorization": f"Bearer {key}"})
         assert response.status_code == 403
+
+
+class TestBatchedPath:
+    """Calls with a key the process checked a moment ago are answered in batches; they must behave the same."""
+
+    def test_repeated_calls_each_go_into_the_access_log_with_their_request(self, client: TestClient,
+                                                                           db: Session) -> None:
+        resident = make_citizen(db)
+        key = issue_key(db, permissions=["identity.verify"], identity="KH/BANK/ACLEDA/kyc")
+        db.commit()
+        answers = []
+        for number, name in enumerate(("Sophea Chan", "សុភា ចាន់", "Dara Sok")):
+            response = client.post("/api/v1/identity/verify", json={"individual_id": resident.nin, "name": name},
+                                   headers={"authorization": f"Bearer {key}", "x-request-id": f"bank-call-{number}"})
+            assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+            assert set(response.json()) == {"transaction_id", "match"}
+            answers.append(response.json())
+        assert [a["match"] for a in answers] == [True, True, False]
+        db.expire_all()
+        log = audit.list_entries(db, SYSTEM, subject_type="civil_resident", subject_id=str(resident.id),
+                                 category="access").items
+        for number, answer in enumerate(answers):
+            entry = next(e for e in log if str(answer["transaction_id"]) in (e.reason or ""))
+            assert entry.actor_kind == "client" and entry.actor_name == "Test system"
+            assert entry.after == {"fields": ["name"]} and entry.request_id == f"bank-call-{number}"
+
+    def test_refusals_are_answered_as_on_the_first_call(self, client: TestClient, db: Session) -> None:
+        resident = make_citizen(db)
+        allowed = issue_key(db, permissions=["identity.verify"])
+        other = issue_key(db, permissions=["civil.read"])
+        db.commit()
+        for _ in range(2):  # the second call of each key finds it checked already
+            assert verify(client, allowed, individual_id=resident.nin, sex="F")["match"] is True
+            refused = client.post("/api/v1/identity/verify", json={"individual_id": resident.nin, "sex": "F"},
+                                  headers={"authorization": f"Bearer {other}"})
+            assert refused.status_code == 403
+        empty = client.post("/api/v1/identity/verify", json={"individual_id": resident.nin},
+                            headers={"authorization": f"Bearer {allowed}"})
+        assert empty.status_code == 422 and empty.json()["errors"][0]["pointer"] == "/name"
+        broken = client.post("/api/v1/identity/verify", content=b'{"individual_id": ',
+                             headers={"authorization": f"Bearer {allowed}", "content-type": "application/json"})
+        assert broken.status_code == 422
+        assert verify(client, allowed, individual_id=civil.generate_nin(), sex="F")["match"] is False
+
+    def test_a_revoked_key_stops_at_once(self, client: TestClient, db: Session) -> None:
+        resident = make_citizen(db)
+        issued = accounts.create_api_client(db, SYSTEM, data=accounts.ApiClientCreate(
+            name="Bank", identity="KH/BANK/ABA/kyc", permissions=["identity.verify"]))
+        db.commit()
+        for _ in range(2):  # the second call is answered with the key checked by the first
+            assert verify(client, issued.api_key, individual_id=resident.nin, sex="F")["match"] is True
+        accounts.revoke_api_client(db, SYSTEM, client_id=issued.client.id, reason="contract ended")
+        db.commit()
+        refused = client.post("/api/v1/identity/verify", json={"individual_id": resident.nin, "sex": "F"},
+                              headers={"authorization": f"Bearer {issued.api_key}"})
+        assert refused.status_code == 401
+
+    def test_a_batch_answers_each_call_and_logs_each(self, session_factory: sessionmaker[Session],
+                                                     db: Session) -> None:
+        residents = [make_citizen(db), make_citizen(db, given_name="ដារា", family_name="សុខ",
+                                                      given_name_latin="Dara", family_name_latin="Sok", sex="M")]
+        vid = civil.issue_virtual_id(db, SYSTEM, resident_id=residents[1].id)
+        db.commit()
+        bank = Actor(kind="client", id=uuid.uuid4(), name="Bank", grants={"identity.verify": None},
+                     identity="KH/BANK/ABA/kyc")
+        verifier = BatchVerifier(session_factory, RULES)
+        calls = [VerificationRequest(individual_id=residents[0].nin or "", name="Sophea Chan"),
+                 VerificationRequest(individual_id=vid.number, name="Dara Sok", sex="M"),
+                 VerificationRequest(individual_id=residents[0].nin or "", sex="M"),
+                 VerificationRequest(individual_id=civil.generate_nin(), name="Dara Sok")]
+
+        async def all_at_once() -> list[VerificationResult]:
+            return list(await asyncio.gather(*(verifier.verify(bank, call) for call in calls)))
+
+        try:
+            answers = asyncio.run(all_at_once())
+        finally:
+            verifier.stop()
+        assert [a.match for a in answers] == [True, True, False, False]
+        db.expire_all()
+        for resident, wanted in ((residents[0], {answers[0].transaction_id, answers[2].transaction_id}),
+                                 (residents[1], {answers[1].transaction_id})):
+            log = audit.list_entries(db, SYSTEM, subject_type="civil_resident", subject_id=str(resident.id),
+                                     category="access").items
+            assert {t for t in wanted if any(t in (e.reason or "") for e in log)} == wanted

@@ -6,6 +6,8 @@ import contextlib
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -549,6 +551,7 @@ def revoke_api_client(
     if client is None:
         raise NotFound(_("There is no such API client."))
     actor.require(ACCOUNTS_MANAGE, client.org_unit_id)
+    _verified_keys.forget(client.id)
     if client.revoked_at is None:
         client.revoked_at = utcnow()
         session.flush()
@@ -564,15 +567,71 @@ def list_api_clients(session: Session, actor: Actor) -> list[ApiClientRead]:
     return [ApiClientRead.model_validate(c) for c in repository.all_api_clients(session)]
 
 
-def authenticate_api_key(session: Session, *, key: str) -> Actor | None:
-    """The actor of a live API key, or None when the key is unknown, wrong or revoked."""
+class _VerifiedKeys:
+    """API keys this process checked against the database a moment ago, by the SHA-256 of the key.
+
+    A busy agency system then costs no database round trip per call for its key. A revoked client is
+    never cached again in this process, so a revocation here takes effect at once; other processes
+    stop accepting the key when their entry expires.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Actor, float]] = {}
+        self._revoked: set[uuid.UUID] = set()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Actor | None:
+        found = self._entries.get(digest)
+        if found is None:
+            return None
+        actor, expires = found
+        if expires <= time.monotonic() or actor.id in self._revoked:
+            with self._lock:
+                self._entries.pop(digest, None)
+            return None
+        return actor
+
+    def put(self, digest: str, actor: Actor, seconds: float) -> None:
+        with self._lock:
+            if actor.id in self._revoked:
+                return
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[digest] = (actor, time.monotonic() + seconds)
+
+    def forget(self, client_id: uuid.UUID) -> None:
+        with self._lock:
+            self._revoked.add(client_id)
+            for digest in [d for d, (actor, _expires) in self._entries.items() if actor.id == client_id]:
+                del self._entries[digest]
+
+
+_verified_keys = _VerifiedKeys()
+
+
+def cached_api_key(key: str) -> Actor | None:
+    """The actor of an API key this process verified less than ``api_key_cache_seconds`` ago, or None (then
+    call ``authenticate_api_key``); never touches the database."""
+    return _verified_keys.get(_token_hash(key))
+
+
+def authenticate_api_key(session: Session, *, key: str, cache_seconds: float = 0.0) -> Actor | None:
+    """The actor of a live API key, or None when the key is unknown, wrong or revoked.
+
+    With ``cache_seconds`` a key found good is trusted that long without asking the database again.
+    """
+    digest = _token_hash(key)
+    if cache_seconds > 0:
+        cached = _verified_keys.get(digest)
+        if cached is not None:
+            return cached
     if not key.startswith(API_KEY_PREFIX) or key.count("_") < 2:
         return None
     prefix = key[len(API_KEY_PREFIX):].split("_", 1)[0]
     client = repository.api_client_by_prefix(session, prefix)
     if client is None or client.revoked_at is not None:
         return None
-    if not hmac.compare_digest(client.key_hash, _token_hash(key)):
+    if not hmac.compare_digest(client.key_hash, digest):
         return None
     now = utcnow()
     # Written at most once a minute, so reads by a busy client do not each become a write.
@@ -581,7 +640,7 @@ def authenticate_api_key(session: Session, *, key: str) -> Actor | None:
     scope: frozenset[uuid.UUID] | None = None
     if client.org_unit_id is not None:
         scope = frozenset(descendants(repository.org_unit_parents(session), client.org_unit_id))
-    return Actor(
+    actor = Actor(
         kind="client",
         id=client.id,
         name=client.name,
@@ -589,3 +648,6 @@ def authenticate_api_key(session: Session, *, key: str) -> Actor | None:
         org_unit_id=client.org_unit_id,
         identity=client.identity,
     )
+    if cache_seconds > 0:
+        _verified_keys.put(digest, actor, cache_seconds)
+    return actor

@@ -26,6 +26,10 @@ def resident_by_nin(session: Session, nin: str) -> Resident | None:
     return session.scalars(select(Resident).where(Resident.nin == nin)).first()
 
 
+def residents_by_nin(session: Session, nins: Sequence[str]) -> Sequence[Resident]:
+    return session.scalars(select(Resident).where(Resident.nin.in_(nins))).all()
+
+
 def search_residents(session: Session, *, latin: str | None, birth_date: date | None,
                      limit: int) -> Sequence[Resident]:
     stmt = select(Resident)
@@ -62,6 +66,10 @@ def count_events_by_state(session: Session) -> dict[str, int]:
 
 def virtual_id_by_number(session: Session, number: str) -> VirtualId | None:
     return session.scalars(select(VirtualId).where(VirtualId.number == number)).first()
+
+
+def virtual_ids_by_number(session: Session, numbers: Sequence[str]) -> Sequence[VirtualId]:
+    return session.scalars(select(VirtualId).where(VirtualId.number.in_(numbers))).all()
 
 
 def virtual_ids_of(session: Session, resident_id: uuid.UUID) -> Sequence[VirtualId]:

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import FormData
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nokor import trust
+from nokor import accounts, trust
+from nokor.config import Settings
 from nokor.identity import oidc, service
 from nokor.identity.schemas import (
     AgreementCreate,
@@ -25,7 +29,8 @@ from nokor.identity.schemas import (
     VerificationRequest,
     VerificationResult,
 )
-from nokor.kit.errors import problem_responses
+from nokor.identity.verifier import BatchVerifier
+from nokor.kit.errors import Problem, problem_responses
 from nokor.web.deps import CurrentActor, DbSession
 
 router = APIRouter(tags=["identity"])
@@ -34,7 +39,10 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def rules_of(request: Request) -> IdentityRules:
-    s = request.app.state.settings
+    return rules_from(request.app.state.settings)
+
+
+def rules_from(s: Settings) -> IdentityRules:
     return IdentityRules(code_minutes=s.identity_code_minutes, code_attempts=s.identity_code_attempts,
                          codes_per_hour=s.identity_codes_per_hour, logins_per_minute=s.identity_logins_per_minute,
                          max_failures=s.identity_max_failures, lockout_minutes=s.identity_lockout_minutes,
@@ -153,7 +161,96 @@ def ekyc(request: Request, session: DbSession, body: EkycBody) -> Response:
                         headers=NO_STORE)
 
 
-@router.post("/api/v1/identity/verify", response_model=VerificationResult, responses=PROBLEMS,
+VERIFY_PATH = "/api/v1/identity/verify"
+
+
+class VerificationFastPath:
+    """The lean path of ``POST /api/v1/identity/verify`` for an agency system calling again and again.
+
+    A call with an API key this process verified a moment ago (``accounts.cached_api_key``), holding
+    ``identity.verify``, and a JSON body that is a valid request with something to compare is answered here,
+    through the ``BatchVerifier`` (one transaction for all calls waiting at that moment, the answer only after
+    its access-log entry is committed), without the router, the dependencies and a thread per call. Every
+    other call (first use of a key, wrong key, missing permission, bad body) goes on to the route below,
+    which answers exactly as before, so refusals keep their problem+json answers and audit.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings, session_factory: sessionmaker[Session]) -> None:
+        self.app = app
+        self.verifier = BatchVerifier(session_factory, rules_from(settings))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == VERIFY_PATH and scope["method"] == "POST":
+            await self._verify(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.app(scope, self._lifespan_receive(receive), send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _lifespan_receive(self, receive: Receive) -> Receive:
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                self.verifier.stop()
+            return message
+        return wrapped
+
+    async def _verify(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope["headers"])
+        key = _api_key_of(headers.get(b"authorization", b"").decode("latin-1"))
+        actor = accounts.cached_api_key(key) if key else None
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if actor is None or b"information-mediator-client" in headers or content_type != b"application/json":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before it finished sending
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            data = VerificationRequest.model_validate(json.loads(body))
+        except (ValueError, ValidationError):
+            data = None
+        if data is None or not service.can_verify(actor, data):
+            await self.app(scope, _replay(body, receive), send)
+            return
+        try:
+            result = await self.verifier.verify(actor, data)
+        except Problem:  # refused before anything was written: the route gives the refusal its usual answer
+            await self.app(scope, _replay(body, receive), send)
+            return
+        answer = json.dumps(result.model_dump(mode="json"), separators=(",", ":")).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]})
+        await send({"type": "http.response.body", "body": answer})
+
+
+def _api_key_of(header: str) -> str | None:
+    """The key of ``Authorization: Bearer KEY`` or of a bare ``Authorization: KEY``, as the request path reads it."""
+    scheme, _sep, rest = header.strip().partition(" ")
+    if rest:
+        return rest.strip() if scheme.lower() == "bearer" else None
+    return header.strip() or None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+    return replay
+
+
+@router.post(VERIFY_PATH, response_model=VerificationResult, responses=PROBLEMS,
              summary="Yes/no: do these attributes match the person with this national ID number or virtual ID? "
              "Never returns register data; the call goes into the person's data-access log")
 def verify(request: Request, session: DbSession, actor: CurrentActor, body: VerificationRequest) -> VerificationResult:

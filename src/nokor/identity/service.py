@@ -574,20 +574,31 @@ def _name_score(given: str, resident: civil.ResidentRead) -> float:
                fuzz.token_sort_ratio(given.strip().lower(), written_record))
 
 
-def verify_identity(session: Session, actor: Actor, *, data: VerificationRequest,
-                    rules: IdentityRules) -> VerificationResult:
-    """Answer an agency's "does this match?" with yes or no and a transaction id; never any register data.
+def _compared(data: VerificationRequest) -> list[str]:
+    return [name for name, value in (("name", data.name), ("birth_date", data.birth_date), ("sex", data.sex),
+                                     ("address_code", data.address_code)) if value]
 
-    The name is compared in any script (both in Latin form and as written) with a similarity threshold;
-    the reading goes into the person's access log with the agency's name and the attributes compared.
-    """
+
+def can_verify(actor: Actor, data: VerificationRequest) -> bool:
+    """Whether ``answer_verification`` will answer this call rather than refuse it (permission, something to
+    compare): the batched path takes only such calls and leaves the refusals to the request path."""
+    return actor.can(IDENTITY_VERIFY) and bool(_compared(data))
+
+
+def verification_subjects(session: Session, numbers: list[str]) -> dict[str, civil.ResidentRead]:
+    """The living residents behind many verification calls' national ID numbers or virtual IDs, in one lookup."""
+    return civil.residents_for_authentication(session, numbers=numbers)
+
+
+def answer_verification(session: Session, actor: Actor, *, data: VerificationRequest,
+                        resident: civil.ResidentRead | None, rules: IdentityRules) -> VerificationResult:
+    """Compare ``data`` with ``resident`` (the person the number names, None for no living person) and add the
+    access-log entry and the verification record to the session; the caller flushes and commits."""
     actor.require(IDENTITY_VERIFY)
-    compared = [name for name, value in (("name", data.name), ("birth_date", data.birth_date), ("sex", data.sex),
-                                         ("address_code", data.address_code)) if value]
+    compared = _compared(data)
     if not compared:
         raise _fail("name", _("Give at least one attribute to compare: name, date of birth, sex or address."),
                     "nothing_to_compare")
-    resident = civil.resident_for_authentication(session, number=data.individual_id)
     transaction_id = uuid.uuid4().hex
     matched = resident is not None
     details: dict[str, Any] = {}
@@ -607,8 +618,24 @@ def verify_identity(session: Session, actor: Actor, *, data: VerificationRequest
     session.add(Verification(transaction_id=transaction_id, requester=(actor.identity or actor.name)[:200],
                              resident_id=resident.id if resident else None, attributes=compared, matched=matched,
                              details=details))
-    session.flush()
     return VerificationResult(transaction_id=transaction_id, match=matched)
+
+
+def verify_identity(session: Session, actor: Actor, *, data: VerificationRequest,
+                    rules: IdentityRules) -> VerificationResult:
+    """Answer an agency's "does this match?" with yes or no and a transaction id; never any register data.
+
+    The name is compared in any script (both in Latin form and as written) with a similarity threshold;
+    the reading goes into the person's access log with the agency's name and the attributes compared.
+    """
+    actor.require(IDENTITY_VERIFY)
+    if not _compared(data):
+        raise _fail("name", _("Give at least one attribute to compare: name, date of birth, sex or address."),
+                    "nothing_to_compare")
+    resident = civil.resident_for_authentication(session, number=data.individual_id)
+    result = answer_verification(session, actor, data=data, resident=resident, rules=rules)
+    session.flush()
+    return result
 
 
 # --- "my data" --------------------------------------------------------------------------------

@@ -73,7 +73,8 @@ def resolve_actor(request: Request, session: Session) -> Actor | None:
     actor = None
     key = _api_key(request)
     if key is not None:
-        actor = accounts.authenticate_api_key(session, key=key)
+        actor = accounts.authenticate_api_key(session, key=key,
+                                              cache_seconds=request.app.state.settings.api_key_cache_seconds)
         if actor is None:
             raise Unauthorized(_("The API key is not valid or has been revoked."),
                                headers={"WWW-Authenticate": "Bearer"})
