@@ -106,7 +106,8 @@ def run(url: str, label: str, folder: Path) -> list[dict[str, Any]]:
                           "state": states[i % len(states)], "channel": "online", "applicant_subject": f"bulk|{i}",
                           "applicant_name": "Sok Dara", "applicant_locale": "km", "data": values, "result": {},
                           "submitted_at": now, "due_at": now + timedelta(days=5 - i % 10), "created_at": now,
-                          "updated_at": now})
+                          "updated_at": now,  # the deadline's clock stands still while the applicant has to answer
+                          "clock_paused_at": now if states[i % len(states)] == "needs_information" else None})
             if len(batch) == 5000:
                 session.execute(insert(Application), batch)
                 batch = []

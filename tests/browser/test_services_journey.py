@@ -100,9 +100,10 @@ def browser(site: Site) -> Iterator[Any]:
             chromium.close()
 
 
-def new_page(browser: Any, site: Site, *, phone: bool = False) -> Any:
+def new_page(browser: Any, site: Site, *, phone: bool = False, javascript: bool = True) -> Any:
     viewport = {"width": 360, "height": 740} if phone else {"width": 1280, "height": 900}
-    context = browser.new_context(base_url=site.base_url, locale="en-US", viewport=viewport, accept_downloads=True)
+    context = browser.new_context(base_url=site.base_url, locale="en-US", viewport=viewport, accept_downloads=True,
+                                  java_script_enabled=javascript)
     context.set_default_timeout(20_000)
     page = context.new_page()
     page.goto("/language/en?next=/login")
@@ -257,10 +258,11 @@ def _mailbox(site: Site, email: str) -> str:
                      headers={"accept": "text/html", "accept-language": "en"}).text
 
 
-def citizen_sign_in(browser: Any, site: Site, nin: str, email: str) -> Any:
+def citizen_sign_in(browser: Any, site: Site, nin: str, email: str, *, next_url: str = "/services",
+                    javascript: bool = True) -> Any:
     """A resident signs in with their national ID number and the one-time code sent to their e-mail."""
-    page = new_page(browser, site, phone=True)
-    page.goto("/my/login?next=/services")
+    page = new_page(browser, site, phone=True, javascript=javascript)
+    page.goto(f"/my/login?next={next_url}")
     page.fill("input[name=identifier]", nin)
     page.locator("label[for=channel-email]").click()
     page.locator("main form button[type=submit]").click()
@@ -272,7 +274,7 @@ def citizen_sign_in(browser: Any, site: Site, nin: str, email: str) -> Any:
         time.sleep(0.5)
     page.fill("input[name=code]", codes[0])
     page.locator("main form button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/services$"))
+    page.wait_for_url(re.compile(re.escape(next_url) + "$"))
     return page
 
 
@@ -369,6 +371,33 @@ def test_a_citizen_registers_a_small_business(browser: Any, site: Site) -> None:
         page.locator("a:has-text('Download the signed result')").click()
     assert Path(download_info.value.path()).read_bytes().startswith(b"%PDF")
     _wait_for_mail(site, email, number, "approved")
+    # The SME register holds the owner's 12-digit national ID number, under its version 2.0.
+    record = site.python(
+        "from nokor.db import cli_session_scope\nfrom nokor import registries, services\n"
+        "from nokor.kit.actor import Actor\n"
+        "with cli_session_scope() as s:\n"
+        f"    a = services.get_application(s, Actor.system('t'), number={number!r})\n"
+        "    r = registries.find_record(s, Actor.system('t'), name='sme', purpose='test',"
+        " query={'registration_number': a.result['registration_number']})\n"
+        "    print(r.version, r.data['owner_national_id'])")
+    assert len(nin) == 12 and record == f"2.0 {nin}"
+
+
+def test_the_portal_home_works_on_a_phone_without_javascript(browser: Any, site: Site) -> None:
+    email = "vibol@example.org"
+    nin = _resident_with_contact(site, "Vibol Chan", email)
+    page = citizen_sign_in(browser, site, nin, email, next_url="/my", javascript=False)
+    search = page.locator("main form.search input[name=q]")
+    box = search.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360  # nothing runs off a 360-pixel screen
+    assert page.locator("main a[href='/my/applications']").count() >= 1
+    assert page.locator("main a[href='/my/messages']").count() >= 1
+    shoot(page, "portal-home-phone-no-js")
+    search.fill("Geburtsurkunde")  # any of the four languages
+    page.locator("main form.search button").click()
+    page.wait_for_url(re.compile(r"/services\?q="))
+    assert page.locator("a:has-text('Copy of a birth certificate')").count() == 1
+    page.context.close()
 
 
 def test_a_citizen_reports_a_change_of_address_for_the_registrars(browser: Any, site: Site) -> None:

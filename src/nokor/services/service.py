@@ -255,7 +255,10 @@ def _fee_status(session: Session, application: Application) -> str | None:
     return payments.bill_status(session, number=application.bill_number).status
 
 
-def _read(session: Session, party: Party, application: Application, *, full: bool = True) -> ApplicationRead:
+def _read(session: Session, party: Party, application: Application, *, full: bool = True,
+          created: ApplicationEvent | None = None) -> ApplicationRead:
+    """The application as its reader sees it; ``created`` is the first history entry of an application made
+    in this transaction (it has no documents and no other entry yet, so neither is read back)."""
     version = repository.versions_by_id(session, [application.service_version_id])[application.service_version_id]
     service = repository.services_by_id(session, [application.service_id])[application.service_id]
     out = ApplicationRead.model_validate(application)
@@ -264,7 +267,9 @@ def _read(session: Session, party: Party, application: Application, *, full: boo
     out.service_version = version.version
     out.overdue = _overdue(application, utcnow())
     out.fee_status = _fee_status(session, application)
-    if full:
+    if full and created is not None:
+        out.documents, out.history = [], [ApplicationEventRead.model_validate(created)]
+    elif full:
         out.documents = [DocumentRead.model_validate(d) for d in repository.documents_of(session, application.id)]
         out.history = [ApplicationEventRead.model_validate(e) for e in repository.events_of(session, application.id)]
     if isinstance(party, Actor):
@@ -359,19 +364,21 @@ def _who(party: Party) -> tuple[str, str | None, str]:
 
 
 def _step(session: Session, party: Party, application: Application, *, action: str, to: str,
-          reason: str | None = None, changes: dict[str, Any] | None = None) -> None:
+          reason: str | None = None, changes: dict[str, Any] | None = None) -> ApplicationEvent:
     """Record one step of the history and move the application to ``to``."""
     kind, who_id, who_name = _who(party)
     before = application.state
-    session.add(ApplicationEvent(application_id=application.id, action=action, from_state=before, to_state=to,
-                                 actor_kind=kind, actor_id=who_id, actor_name=who_name, reason=reason,
-                                 changes=changes or {}))
+    event = ApplicationEvent(application_id=application.id, action=action, from_state=before, to_state=to,
+                             actor_kind=kind, actor_id=who_id, actor_name=who_name, reason=reason,
+                             changes=changes or {})
+    session.add(event)
     application.state = to
     application.updated_at = utcnow()
     session.flush()
     auditor = party if isinstance(party, Actor) else Actor(kind="public", id=None, name=f"applicant:{party.subject}")
     audit.record_change(session, auditor, action=f"application.{action}", subject_type="services_application",
                         subject_id=application.id, before={"state": before}, after={"state": to}, reason=reason)
+    return event
 
 
 def _allowed(application: Application, action: str, *states: str) -> None:
@@ -414,9 +421,9 @@ def start_application(session: Session, party: Party, *, service_code: str, valu
         applicant_phone=person.phone or None, applicant_locale=person.locale, assisted_by=assisted,
         data=data, result={})
     session.add(application)  # written with its first history entry, in one flush
-    _step(session, party, application, action="draft", to="draft",
-          reason=_("Submitted at a counter for the applicant.") if channel == "counter" else None)
-    return _read(session, party, application)
+    created = _step(session, party, application, action="draft", to="draft",
+                    reason=_("Submitted at a counter for the applicant.") if channel == "counter" else None)
+    return _read(session, party, application, created=created)
 
 
 def save_draft(session: Session, party: Party, *, number: str, values: Mapping[str, Any]) -> ApplicationRead:
