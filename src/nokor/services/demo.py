@@ -229,19 +229,7 @@ def load_demo(session: Session) -> list[str]:
             continue
         service.create_service(session, actor, data=data)
         lines.append(f"e-service {data.code}: /services/{data.code}")
-    roles = {r.code for r in accounts.list_roles(session, actor)}
-    for code, role_name, permissions in ROLES:
-        if code not in roles:
-            accounts.create_role(session, actor, data=accounts.RoleCreate(
-                code=code, name=accounts.LocalizedName(**role_name), permissions=permissions))
-    existing = {o.username for o in accounts.list_officers(session, actor, limit=200).items}
-    for username, full_name, unit, role, password in OFFICERS:
-        if username in existing or unit not in units:
-            continue
-        officer = accounts.create_officer(session, actor, data=accounts.OfficerCreate(
-            username=username, full_name=full_name, password=password, locale="km", org_unit_code=unit))
-        accounts.grant_role(session, actor, officer_id=officer.id, role_code=role, org_unit_code=unit)
-        lines.append(f"officer {username} ({role}) password: {password}")
+    lines += accounts.demo_staff(session, actor, roles=ROLES, officers=OFFICERS)
     if "MEF" in units and not repository.consultations(session):
         service.create_consultation(session, actor, data=CONSULTATION)
         lines.append("consultation: /consultations")
