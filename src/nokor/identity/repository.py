@@ -40,7 +40,15 @@ def session_by_token_hash(session: Session, token_hash: str) -> CitizenSession |
 
 
 def relying_party(session: Session, client_id: str) -> RelyingParty | None:
-    return session.scalars(select(RelyingParty).where(RelyingParty.client_id == client_id)).first()
+    """The relying party by client id; asked for several times in one request (client authentication, the
+    grant, the claims), it is read once per session."""
+    known: dict[str, RelyingParty] = session.info.setdefault("identity_relying_parties", {})
+    found = known.get(client_id)
+    if found is None:
+        found = session.scalars(select(RelyingParty).where(RelyingParty.client_id == client_id)).first()
+        if found is not None:
+            known[client_id] = found
+    return found
 
 
 def relying_parties(session: Session) -> Sequence[RelyingParty]:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from nokor.db import session_scope
 from nokor.identity import service
 from nokor.identity.schemas import IdentityRules, VerificationRequest, VerificationResult
 from nokor.kit.actor import Actor
@@ -47,15 +46,19 @@ def _settle(future: asyncio.Future[VerificationResult], outcome: VerificationRes
 
 
 class BatchVerifier:
-    """One thread per process that answers queued verification calls in batches of up to ``max_batch``."""
+    """Threads that answer queued verification calls in batches of up to ``max_batch``; with two, one gathers
+    and writes the next batch while the database commits the last."""
 
-    def __init__(self, session_factory: sessionmaker[Session], rules: IdentityRules, *, max_batch: int = 256) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], rules: IdentityRules, *, max_batch: int = 256,
+                 threads: int = 2) -> None:
         self.session_factory = session_factory
         self.rules = rules
         self.max_batch = max_batch
+        self.threads = threads
         self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._running: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._local = threading.local()  # each thread's own session, on a connection it keeps between batches
 
     async def verify(self, actor: Actor, data: VerificationRequest) -> VerificationResult:
         """Queue one call and wait until its batch has committed; raises what answering it raised."""
@@ -66,23 +69,31 @@ class BatchVerifier:
         return await future
 
     def _start(self) -> None:
-        if self._thread is not None:
+        if self._running:
             return
         with self._lock:
-            if self._thread is None:
-                thread = threading.Thread(target=self._run, name="nokor-identity-verifier", daemon=True)
-                thread.start()
-                self._thread = thread
+            if not self._running:
+                for number in range(self.threads):
+                    thread = threading.Thread(target=self._run, name=f"nokor-identity-verifier-{number}", daemon=True)
+                    thread.start()
+                    self._running.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Answer what is queued, then end the thread."""
+        """Answer what is queued, then end the threads."""
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
+            running, self._running = self._running, []
+        for _thread in running:
             self._queue.put(None)
+        for thread in running:
             thread.join(timeout)
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._drop_session()
+
+    def _serve(self) -> None:
         while True:
             call = self._queue.get()
             if call is None:
@@ -122,9 +133,30 @@ class BatchVerifier:
             with contextlib.suppress(RuntimeError):
                 call.loop.call_soon_threadsafe(_settle, call.future, outcome)
 
+    def _session(self) -> Session:
+        """This thread's session, bound to a connection it keeps: no pool check-out, ping and reset per batch."""
+        session: Session | None = getattr(self._local, "session", None)
+        if session is None:
+            engine = self.session_factory.kw["bind"]
+            self._local.connection = engine.connect()
+            session = self._local.session = self.session_factory(bind=self._local.connection)
+        return session
+
+    def _drop_session(self) -> None:
+        session, connection = getattr(self._local, "session", None), getattr(self._local, "connection", None)
+        self._local.session = self._local.connection = None
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.rollback()
+            session.close()
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
     def _write(self, batch: list[_Call]) -> list[VerificationResult | BaseException]:
         outcomes: list[VerificationResult | BaseException] = []
-        with session_scope(self.session_factory) as session:
+        session = self._session()
+        try:
             residents = service.verification_subjects(session, [call.data.individual_id for call in batch])
             for call in batch:
                 try:
@@ -133,5 +165,9 @@ class BatchVerifier:
                         resident=residents.get(call.data.individual_id), rules=self.rules))
                 except Problem as refused:  # refused before it wrote anything: the others go on
                     outcomes.append(refused)
-            session.flush()
+            session.commit()
+        except BaseException:
+            self._drop_session()  # a broken connection is not used again; the next batch opens a new one
+            raise
+        session.expunge_all()
         return outcomes
