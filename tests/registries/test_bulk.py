@@ -192,3 +192,86 @@ class TestImportInAWorkerProcess:
         assert report.written == 2 and report.rejected == 2
         rejected = [json.loads(line) for line in Path(report.reject_file or "").read_text().splitlines()]
         assert [r["row"] for r in rejected] == [2, 3]
+
+
+class TestImportEncoding:
+    def test_a_searchable_text_with_a_backslash_tab_or_newline_is_stored_and_found_as_it_was(self, db, tmp_path):
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        odd = {**row(1), "name": "Back\\slash\tTab\nLine", "owner": "O\\wner\t1"}
+        path = tmp_path / "biz.jsonl"
+        path.write_text("\n".join(json.dumps(r) for r in [row(0), odd, row(2)]) + "\n", encoding="utf-8")
+        registries.import_file(db, SYSTEM, name="biz", path=path)
+        found = registries.search_records(db, SYSTEM, name="biz", purpose="test", filters=[
+            registries.SearchFilter(field="name", value="back\\slash\ttab\nline")])
+        assert [r.data for r in found.items] == [odd]
+        plain = registries.search_records(db, SYSTEM, name="biz", filters=[
+            registries.SearchFilter(field="name", value=row(2)["name"])])
+        assert [r.data["code"] for r in plain.items] == ["C0000002"]
+
+
+def _value_indexes(db) -> dict[str, tuple[int, str]]:
+    return {name: (oid, definition) for name, oid, definition in db.execute(text(
+        "SELECT c.relname, c.oid, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'registries_field_value'::regclass")).all()}
+
+
+class TestIndexesBuiltAfterAFirstBigImport:
+    """PostgreSQL: into an installation without any indexed value yet, the value index is built at the end."""
+
+    @pytest.fixture(autouse=True)
+    def _postgres_only(self, engine):
+        if engine.dialect.name != "postgresql":
+            pytest.skip("SQLite keeps its indexes during an import")
+
+    def test_the_same_indexes_are_back_and_searches_use_them(self, db, tmp_path):
+        before = _value_indexes(db)
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        path = tmp_path / "biz.csv"
+        write_csv(path, [row(n) for n in range(30)])
+        report = registries.import_records(db, SYSTEM, name="biz", path=path, fmt="csv", worker=True,
+                                           defer_indexes=True)
+        assert report.written == 30
+        after = _value_indexes(db)
+        assert {n: d for n, (_o, d) in after.items()} == {n: d for n, (_o, d) in before.items()}
+        rebuilt = [n for n in after if after[n][0] != before[n][0]]
+        assert sorted(rebuilt) == ["ix_registries_field_value_num", "ix_registries_field_value_text"]
+        found = registries.search_records(db, SYSTEM, name="biz", filters=[
+            registries.SearchFilter(field="province", value="Kep")])
+        assert len(found.items) == 10
+
+    def test_an_installation_with_indexed_values_keeps_its_indexes(self, db, tmp_path):
+        make_registry(db)
+        registries.create_record(db, SYSTEM, name="sme", data=business(1))
+        before = _value_indexes(db)
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        path = tmp_path / "biz.csv"
+        write_csv(path, [row(n) for n in range(5)])
+        registries.import_records(db, SYSTEM, name="biz", path=path, fmt="csv", defer_indexes=True)
+        assert _value_indexes(db) == before
+
+    def test_a_rejected_import_leaves_the_indexes_in_place(self, db, tmp_path):
+        before = _value_indexes(db)
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        db.commit()
+        path = tmp_path / "biz.csv"
+        write_csv(path, [row(1), {**row(2), "employees": "-3"}])
+        with pytest.raises(registries.ImportRejected):
+            registries.import_records(db, SYSTEM, name="biz", path=path, fmt="csv", defer_indexes=True)
+        db.rollback()
+        assert _value_indexes(db) == before
+
+    def test_while_another_transaction_reads_the_values_the_import_keeps_the_indexes(self, db, session_factory,
+                                                                                     tmp_path):
+        before = _value_indexes(db)
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        db.commit()
+        reader = session_factory()
+        try:
+            reader.execute(text("SELECT count(*) FROM registries_field_value")).scalar()  # holds its lock
+            path = tmp_path / "biz.csv"
+            write_csv(path, [row(n) for n in range(5)])
+            report = registries.import_records(db, SYSTEM, name="biz", path=path, fmt="csv", defer_indexes=True)
+            assert report.written == 5 and _value_indexes(db) == before
+        finally:
+            reader.rollback()
+            reader.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tests.conftest import make_officer, make_org_unit, make_role
 from tests.registries.factories import SME_SCHEMA, SYSTEM, business, make_registry
@@ -267,6 +269,38 @@ class TestDefinitionsKeptInMemory:
         db.execute(text("UPDATE registries_registry SET definition_tag = 'other process'"))
         with pytest.raises(Forbidden):
             registries.read_record(db, client, name="sme", record_id=record.id)
+
+    def test_a_search_sees_a_change_made_by_another_process(self, db):
+        from sqlalchemy import text
+
+        make_registry(db)
+        client = self._client(db)
+        registries.create_record(db, SYSTEM, name="sme", data=business())
+        registries.grant_access(db, SYSTEM, name="sme", client_identity="KH/GOV/GDT/tax")
+        assert len(registries.search_records(db, client, name="sme").items) == 1  # the definition is in memory
+        assert registries.search_records(db, client, name="sme", filters=[
+            registries.SearchFilter(field="province", value="Nowhere")]).items == []
+        db.execute(text("DELETE FROM registries_access_grant"))
+        db.execute(text("UPDATE registries_registry SET definition_tag = 'other process'"))
+        with pytest.raises(Forbidden):
+            registries.search_records(db, client, name="sme")
+        with pytest.raises(Forbidden):  # an empty page is no way around it
+            registries.search_records(db, client, name="sme", filters=[
+                registries.SearchFilter(field="province", value="Nowhere")])
+
+    def test_a_search_on_a_field_made_searchable_by_another_process_is_answered(self, db):
+        from sqlalchemy import text
+
+        make_registry(db)
+        registries.create_record(db, SYSTEM, name="sme", data=business())
+        registries.search_records(db, SYSTEM, name="sme")  # the definition is in memory
+        # What publishing a version with one more searchable field does in another process.
+        db.execute(text("UPDATE registries_schema_version SET searchable_fields = :fields"),
+                   {"fields": json.dumps(["name", "province", "employees", "owner_name"])})
+        db.execute(text("UPDATE registries_registry SET definition_tag = 'other process'"))
+        page = registries.search_records(db, SYSTEM, name="sme", filters=[
+            registries.SearchFilter(field="owner_name", value="nothing like it")])
+        assert page.items == []
 
     def test_a_newly_published_version_is_used_for_writes_and_reads(self, db):
         make_registry(db)

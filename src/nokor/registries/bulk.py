@@ -8,7 +8,9 @@ registry in key order, one batch at a time, so memory does not grow with the reg
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 import json
 import os
@@ -28,6 +30,7 @@ from typing import IO, Any, Literal, cast
 import jsonschema_rs
 import orjson
 from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from nokor import audit
@@ -38,7 +41,7 @@ from nokor.kit.i18n import current_locale, locale_var
 from nokor.kit.i18n import gettext as _
 from nokor.kit.time import utcnow
 from nokor.registries import repository, schema_rules
-from nokor.registries.models import Record
+from nokor.registries.models import Record, SchemaVersion
 from nokor.registries.schemas import ImportReport, RowError
 from nokor.registries.service import (
     REGISTRIES_READ,
@@ -102,16 +105,18 @@ def _rows(stream: IO[bytes], fmt: ImportFormat, properties: dict[str, Any]
         reader = csv.reader(text)
         header = next(reader, None) or []
         # One converter per column, chosen once: text cells stay as they are.
-        converters = [_converter(properties.get(name)) for name in header]
-        plain = all(c is None for c in converters)
+        # The dict is built in C and only the typed columns are visited in Python; an empty cell is
+        # a missing value.
+        conversions = [(name, convert) for name, convert in ((n, _converter(properties.get(n))) for n in header)
+                       if convert is not None]
         for number, cells in enumerate(reader, start=1):
-            if plain:
-                data: dict[str, Any] = {c: v for c, v in zip(header, cells, strict=False) if v != ""}
-            else:
-                data = {}
-                for column, convert, cell in zip(header, converters, cells, strict=False):
-                    if cell != "":
-                        data[column] = cell if convert is None else convert(cell)
+            data: dict[str, Any] = dict(zip(header, cells, strict=False))
+            if "" in data.values():
+                data = {c: v for c, v in data.items() if v != ""}
+            for column, convert in conversions:
+                cell = data.get(column)
+                if cell is not None:
+                    data[column] = convert(cell)
             yield number, data, (header, cells), None
         return
     loads = orjson.loads
@@ -292,8 +297,10 @@ class _Encoder:
                 self.reject(number, raw, [(e["pointer"], e["detail"])
                                           for e in schema_rules.record_errors(self.validator, data, [])])
                 continue
-            if key is not None and data.get(key) is not None:
-                marker = schema_rules.index_value(key_spec, data[key])
+            if key is not None and (found := data.get(key)) is not None:
+                # Lower-cased text as the index keeps it; other values by their index form (a tuple,
+                # so never equal to a text).
+                marker = found.lower()[:200] if found.__class__ is str else schema_rules.index_value(key_spec, found)
                 if marker in self.keys_seen:
                     self.reject(number, raw, [(f"/{key}", _("This value appears twice in the file."))])
                     continue
@@ -338,19 +345,25 @@ class _Encoder:
             head, tail = self.head, self.tail
             lines: list[str] = []
             values: list[str] = []
+            add_line, add_value = lines.append, values.append
+            prefixes = [(name, f"\t{name}\t{registry}\t") for name in searchable]
             for (_n, data, _r), record_id in zip(pending, ids, strict=True):
                 text = _dumps(data)
-                if "\\" in text:
+                # JSON writes a backslash, tab, newline or carriage return inside any string as an escape
+                # beginning with a backslash: without one in the row's JSON, none of its texts needs escaping.
+                clean = "\\" not in text
+                if not clean:
                     text = text.replace("\\", "\\\\")
                 who = data.get(subject) if subject else None
-                lines.append(f"{record_id}{head}{text}\t{NULL if who is None else _copy_escape(str(who)[:128])}"
-                             f"{tail}")
-                for name in searchable:
+                add_line(f"{record_id}{head}{text}\t"
+                         f"{NULL if who is None else str(who)[:128] if clean else _copy_escape(str(who)[:128])}{tail}")
+                for name, prefix in prefixes:
                     value = data.get(name)
                     if value is None:
                         continue
                     if value.__class__ is str:
-                        values.append(f"{record_id}\t{name}\t{registry}\t{_copy_escape(value.lower()[:200])}\t\\N\n")
+                        low = value.lower()[:200]
+                        add_value(f"{record_id}{prefix}{low if clean else _copy_escape(low)}\t\\N\n")
                     else:
                         found, amount = schema_rules.index_value({}, value)
                         values.append(f"{record_id}\t{name}\t{registry}\t"
@@ -435,12 +448,19 @@ def _encode_in_worker() -> None:
     plan, path = pickle.load(sys.stdin.buffer)  # noqa: S301 - written by the importing process itself
     locale_var.set(plan.locale)
     encoder = _Encoder(plan)
+    # Rows make no reference cycles, yet every few hundred of them would start a collection that walks
+    # the whole pending batch (a quarter of the time): collect once per batch instead, and never walk
+    # what was loaded before the rows (modules, the compiled schema).
+    gc.freeze()
+    gc.disable()
     with os.fdopen(int(sys.argv[1]), "wb") as out:
         try:
             with open(path, "rb") as stream:
                 for batch in encoder.batches(stream):
                     pickle.dump(("batch", batch, encoder.outcome.bytes_read), out, pickle.HIGHEST_PROTOCOL)
                     out.flush()
+                    del batch
+                    gc.collect()
             pickle.dump(("done", encoder.outcome, None), out, pickle.HIGHEST_PROTOCOL)
         except Exception:
             pickle.dump(("failed", traceback.format_exc(), None), out, pickle.HIGHEST_PROTOCOL)
@@ -489,13 +509,16 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
                    fmt: ImportFormat, path: Path | None = None, version: str | None = None,
                    skip_invalid: bool = False, reject_path: Path | None = None, reason: str | None = None,
                    progress: Callable[[int], None] | None = None, batch_size: int = 5000,
-                   worker: bool | None = None) -> ImportReport:
+                   worker: bool | None = None, defer_indexes: bool | None = None) -> ImportReport:
     """Validate every row of a CSV or JSON Lines file against the schema and write the records.
 
     All or nothing by default: one invalid row raises ``ImportRejected`` (the caller's transaction
     rolls back) with a report naming each bad row and field. With ``skip_invalid`` the valid rows
     are written and the invalid ones go to ``reject_path`` with their errors. A file given by
     ``path`` into an empty registry is read in a worker process (``worker``: None decides by size).
+    On PostgreSQL, a big import into an installation whose value index is still empty builds that
+    index once at the end instead of row by row (``defer_indexes``: None decides by size; see
+    ``repository.suspend_value_indexes``).
     """
     started = time.perf_counter()
     registry = _registry(session, name)
@@ -517,11 +540,47 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
     check_stored_keys = found.key_field is not None and repository.has_records(session, registry.id)
     if check_stored_keys:
         repository.refresh_statistics(session)
+    big = path is not None and path.stat().st_size >= WORKER_MIN_BYTES
     if worker is None:
-        worker = path is not None and path.stat().st_size >= WORKER_MIN_BYTES
+        worker = big
     worker = worker and path is not None and not check_stored_keys
     session.connection()  # the transaction begins here, not in the COPY thread
-    writer = _BulkWriter(session, overlap=not check_stored_keys and not worker)
+    suspended: list[str] = []
+    if (big if defer_indexes is None else defer_indexes) and postgres and not check_stored_keys:
+        suspended = repository.suspend_value_indexes(session)
+    try:
+        outcome = _load(session, plan, found, registry.id, writer=_BulkWriter(
+            session, overlap=not check_stored_keys and not worker), validator=validator, stream=stream, path=path,
+            worker=worker, check_stored_keys=check_stored_keys, progress=progress)
+    except Exception:
+        if suspended:  # the caller rolls back, which restores them too; this is for one that does not
+            with contextlib.suppress(DBAPIError):
+                repository.rebuild_indexes(session, suspended)
+        raise
+    repository.rebuild_indexes(session, suspended)
+    report = ImportReport(registry=registry.name, version=found.version, rows_read=outcome.rows_read,
+                          written=outcome.written, rejected=outcome.rejected, errors_truncated=outcome.truncated,
+                          errors=[RowError(row=n, pointer=p, message=m) for n, p, m in outcome.errors])
+    if worker and progress is not None:
+        progress(outcome.bytes_read)
+    if report.rejected and not skip_invalid:
+        report.written = 0
+        report.seconds = time.perf_counter() - started
+        raise ImportRejected(report)
+    report.reject_file = plan.reject_path if report.rejected else None
+    report.seconds = time.perf_counter() - started
+    audit.record_change(session, actor, action="registry_records.import", subject_type="registry",
+                        subject_id=registry.id, reason=reason,
+                        after={"version": found.version, "rows_read": report.rows_read, "written": report.written,
+                               "rejected": report.rejected})
+    session.flush()
+    return report
+
+
+def _load(session: Session, plan: _Plan, found: SchemaVersion, registry_id: uuid.UUID, *, writer: _BulkWriter,
+          validator: jsonschema_rs.Draft202012Validator, stream: IO[bytes] | None, path: Path | None, worker: bool,
+          check_stored_keys: bool, progress: Callable[[int], None] | None) -> _Outcome:
+    """Read, validate and write every row (in a worker process or here); what the rows gave."""
     outcome: _Outcome | None = None
     encoder: _Encoder | None = None
     try:
@@ -537,7 +596,7 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
             def taken(texts: list[str]) -> set[str]:
                 used: set[str] = set()
                 for start in range(0, len(texts), 1000):
-                    used |= repository.existing_texts(session, registry.id, key or "", texts[start:start + 1000])
+                    used |= repository.existing_texts(session, registry_id, key or "", texts[start:start + 1000])
                 return used
 
             source = stream if stream is not None else (path.open("rb") if path is not None else None)
@@ -557,23 +616,7 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
             encoder.close()
     if outcome is None:
         raise RuntimeError("the import ended without an outcome")
-    report = ImportReport(registry=registry.name, version=found.version, rows_read=outcome.rows_read,
-                          written=outcome.written, rejected=outcome.rejected, errors_truncated=outcome.truncated,
-                          errors=[RowError(row=n, pointer=p, message=m) for n, p, m in outcome.errors])
-    if worker and progress is not None:
-        progress(outcome.bytes_read)
-    if report.rejected and not skip_invalid:
-        report.written = 0
-        report.seconds = time.perf_counter() - started
-        raise ImportRejected(report)
-    report.reject_file = plan.reject_path if report.rejected else None
-    report.seconds = time.perf_counter() - started
-    audit.record_change(session, actor, action="registry_records.import", subject_type="registry",
-                        subject_id=registry.id, reason=reason,
-                        after={"version": found.version, "rows_read": report.rows_read, "written": report.written,
-                               "rejected": report.rejected})
-    session.flush()
-    return report
+    return outcome
 
 
 def import_file(session: Session, actor: Actor, *, name: str, path: Path, version: str | None = None,

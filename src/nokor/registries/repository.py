@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, String, any_, bindparam, cast, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from nokor.registries.models import AccessGrant, FieldValue, Record, RecordVersion, Registry, SchemaVersion
@@ -20,6 +21,11 @@ def registry_by_name(session: Session, name: str) -> Registry | None:
 def definition_tag(session: Session, name: str) -> str | None:
     """The registry's current definition tag (None when there is no such registry)."""
     return session.scalar(select(Registry.definition_tag).where(Registry.name == name))
+
+
+def definition_tag_of(registry_id: uuid.UUID) -> Any:
+    """The registry's stored definition tag, as a column another query can carry."""
+    return select(Registry.definition_tag).where(Registry.id == registry_id).scalar_subquery()
 
 
 def registry_by_number(session: Session, number: int) -> Registry | None:
@@ -145,3 +151,54 @@ def refresh_statistics(session: Session) -> None:
     and then scan every value of a field instead of probing the index)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("ANALYZE registries_field_value"))
+
+
+VALUE_TABLE = FieldValue.__tablename__
+
+
+def suspend_value_indexes(session: Session) -> list[str]:
+    """Before a big import into an installation whose value index is still empty (PostgreSQL): drop
+    the secondary indexes of ``registries_field_value`` and return their definitions, so that
+    ``rebuild_indexes`` builds them once from the loaded rows (a sort) instead of inserting every value
+    into two B-trees. Returns [] and leaves everything as it is when the table holds any value, on
+    SQLite, or when another transaction is using the table (nobody waits on the import for that).
+
+    The drop is part of the caller's transaction: a rollback brings the indexes back. Until the
+    transaction ends, other transactions that use the table wait (it was empty, so only writes of
+    searchable values in other registries do).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    empty = select(FieldValue.record_id).limit(1)
+    if session.execute(empty).first() is not None:
+        return []
+    savepoint = session.begin_nested()
+    try:
+        session.execute(text("LOCK TABLE registries_field_value IN ACCESS EXCLUSIVE MODE NOWAIT"))
+    except DBAPIError:
+        savepoint.rollback()
+        return []
+    if session.execute(empty).first() is not None:  # a value arrived before the lock
+        savepoint.rollback()  # and the lock goes with the savepoint
+        return []
+    rows = session.execute(text(
+        "SELECT format('DROP INDEX %I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid) "
+        "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE i.indrelid = CAST(:table AS regclass) AND NOT i.indisprimary ORDER BY c.relname"),
+        {"table": VALUE_TABLE}).all()
+    connection = session.connection()
+    for drop, _definition in rows:
+        connection.exec_driver_sql(drop)
+    savepoint.commit()
+    return [definition for _drop, definition in rows]
+
+
+def rebuild_indexes(session: Session, definitions: list[str]) -> None:
+    """Build the indexes ``suspend_value_indexes`` dropped, in the same transaction."""
+    if not definitions:
+        return
+    connection = session.connection()
+    # Enough memory to sort a few million entries without spilling to disk; for this transaction only.
+    connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    for definition in definitions:
+        connection.exec_driver_sql(definition)

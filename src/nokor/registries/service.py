@@ -973,23 +973,64 @@ def search_records(session: Session, actor: Actor, *, name: str, version: str | 
                    sort: str | None = None, cursor: str | None = None, limit: int = 50,
                    purpose: str | None = None) -> RecordPage:
     """Records matching every filter on searchable fields (and ``text`` as a prefix of a text field),
-    sorted, one page at a time with a cursor."""
-    definition = _definition(session, name)
+    sorted, one page at a time with a cursor.
+
+    With the registry's definition in memory, the search itself reads the stored definition tag (a
+    column of the same statement) instead of asking for it first: one query, not two. Only when the
+    tag differs, the page is empty, or the request fails on the definition in memory is the tag read
+    on its own, and the search made again on the current definition.
+    """
+    query = _SearchQuery(version, filters, text, text_field, sort, cursor, max(1, min(limit, MAX_LIMIT)), purpose)
+    cached = _definitions.get(name)
+    if cached is not None:
+        try:
+            page = _search(session, actor, name, cached, query, check_tag=True)
+        except (ValidationFailed, Forbidden, NotFound):
+            page = None  # perhaps only because the definition in memory is out of date: decided below
+        if page is not None:
+            return page
+    page = _search(session, actor, name, _definition(session, name), query, check_tag=False)
+    assert page is not None
+    return page
+
+
+@dataclass(frozen=True)
+class _SearchQuery:
+    version: str | None
+    filters: Sequence[SearchFilter]
+    text: str | None
+    text_field: str | None
+    sort: str | None
+    cursor: str | None
+    limit: int
+    purpose: str | None
+
+
+def _search(session: Session, actor: Actor, name: str, definition: _Definition, query: _SearchQuery, *,
+            check_tag: bool) -> RecordPage | None:
+    """One page of a search on ``definition``; None when ``check_tag`` finds it out of date (nothing was
+    logged or returned then)."""
     registry, versions = definition.registry, definition.versions
     _require(session, actor, registry, REGISTRIES_READ, definition.grants)
-    found = _version(session, registry, version, known=versions)
-    limit = max(1, min(limit, MAX_LIMIT))
-    stmt, id_column = _filtered(registry, found, filters, text, text_field)
-    stmt, column, descending = _sorted(registry, found, stmt, sort, id_column)
-    if cursor:
-        value, after = _decode_cursor(cursor)
+    found = _version(session, registry, query.version, known=versions)
+    limit = query.limit
+    stmt, id_column = _filtered(registry, found, query.filters, query.text, query.text_field)
+    stmt, column, descending = _sorted(registry, found, stmt, query.sort, id_column)
+    if query.cursor:
+        value, after = _decode_cursor(query.cursor)
         if column is None:
             stmt = stmt.where(id_column < after if descending else id_column > after)
         elif descending:
             stmt = stmt.where(or_(column < value, and_(column == value, Record.id < after)))
         else:
             stmt = stmt.where(or_(column > value, and_(column == value, Record.id > after)))
+    if check_tag:
+        stmt = stmt.add_columns(repository.definition_tag_of(registry.id))
     rows = session.execute(stmt.limit(limit + 1)).all()
+    if check_tag:
+        stored = rows[0][-1] if rows else repository.definition_tag(session, name)
+        if stored != definition.tag:
+            return None
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -997,7 +1038,7 @@ def search_records(session: Session, actor: Actor, *, name: str, version: str | 
         next_cursor = _encode_cursor(last[1] if column is not None else None, last[0].id)
     personal = _personal_fields(session, registry, versions)
     labels = _labels(session, registry, versions)
-    return RecordPage(items=[_record_read(session, actor, registry, row[0], purpose, personal, labels)
+    return RecordPage(items=[_record_read(session, actor, registry, row[0], query.purpose, personal, labels)
                              for row in rows], next_cursor=next_cursor)
 
 
