@@ -59,7 +59,8 @@ class ServerThread:
 
 async def _person(request: Request) -> Response:
     return JSONResponse({"id": request.path_params["pid"], "name": "Sok Dara",
-                         "seen_headers": {k: v for k, v in request.headers.items()}})
+                         "seen_headers": {k: v for k, v in request.headers.items()},
+                         "client_port": request.client.port if request.client else None})
 
 
 async def _echo(request: Request) -> Response:

@@ -41,6 +41,16 @@ def records(db, app) -> list[LogRecord]:  # type: ignore[no-untyped-def]
 
 
 class TestForwarding:
+    def test_calls_reuse_one_kept_alive_connection_to_the_provider(self, db, app, provider, nokor_server, hospital):
+        publish(db, provider.url)
+        grant(db, SERVICE, CLIENT)
+        ports = set()
+        for pid in range(4):
+            answer = call(nokor_server, hospital, f"/r1/{SERVICE}/persons/{pid}")
+            assert answer.status_code == 200, answer.text
+            ports.add(answer.json()["client_port"])
+        assert len(ports) == 1  # the gateway's connection to the provider stays open between calls
+
     def test_allowed_call_reaches_the_provider_with_x_road_headers(self, db, app, provider, nokor_server, hospital):
         publish(db, provider.url)
         grant(db, SERVICE, CLIENT)

@@ -57,6 +57,7 @@ NOT_FORWARDED = HOP_BY_HOP | {"host", "authorization", "cookie", "content-length
 NOT_RETURNED = HOP_BY_HOP | {"content-length", "set-cookie", "server", "date"}
 NOT_LOGGED = frozenset({"authorization", "cookie", "set-cookie"})
 CLIENT_HEADERS = (b"x-road-client", b"information-mediator-client", b"x-govstack-client")
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 METADATA = frozenset({"listMethods", "allowedMethods", "getOpenAPI"})
 ROOM_AREAS = frozenset({"api", "pub", "pull"})
 PROBLEM_BASE = "https://nokor.gov/problems/exchange/"
@@ -135,6 +136,8 @@ class Runtime:
         self._keys: dict[str, tuple[Caller | None, float]] = {}
         self._certs: dict[bytes, tuple[Caller | None, float]] = {}
         self._client: httpx.AsyncClient | None = None
+        self.transport = GatewayTransport()
+        self._origins: dict[str, tuple[str, int, str] | None] = {}
         self._peer_clients: dict[str, httpx.AsyncClient] = {}
         self._lock = threading.Lock()
         self.inner: ASGIApp | None = None
@@ -175,7 +178,7 @@ class Runtime:
         """The one keep-alive HTTP client every forwarded call shares."""
         if self._client is None:
             self._client = httpx.AsyncClient(
-                transport=GatewayTransport(), follow_redirects=False, trust_env=False,
+                transport=self.transport, follow_redirects=False, trust_env=False,
                 timeout=httpx.Timeout(self.settings.exchange_timeout_seconds),
                 limits=httpx.Limits(max_connections=512, max_keepalive_connections=256, keepalive_expiry=60))
         return self._client
@@ -201,10 +204,26 @@ class Runtime:
         self._peer_clients[instance] = client
         return client
 
+    def plain_origin(self, base_url: str) -> tuple[str, int, str] | None:
+        """(host, port, path) of a plain-http provider address, which the lean transport calls directly;
+        None for https (and anything else), which goes through httpx."""
+        if base_url in self._origins:
+            return self._origins[base_url]
+        found: tuple[str, int, str] | None = None
+        if base_url.startswith("http://"):
+            url = httpx.URL(base_url)
+            path = base_url[len("http://") + len(base_url[len("http://"):].split("/", 1)[0]):]
+            found = (url.host, url.port or 80, quote(path, safe=SAFE_PATH))
+        if len(self._origins) > 10_000:
+            self._origins.clear()
+        self._origins[base_url] = found
+        return found
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        await self.transport.aclose()
         for client in self._peer_clients.values():
             await client.aclose()
         self._peer_clients.clear()
@@ -537,9 +556,8 @@ class GatewayMiddleware:
             status, answer_headers, answer = await self._internal(scope, service, method, rest, query, out_headers,
                                                                   headers, body, caller, client_id)
         else:
-            status, answer_headers, answer = await self._http(service.base_url + quote(rest, safe=SAFE_PATH),
-                                                              method, query, out_headers, body,
-                                                              service.timeout_seconds, service.max_body_bytes)
+            status, answer_headers, answer = await self._http(service.base_url, rest, method, query, out_headers,
+                                                              body, service.timeout_seconds, service.max_body_bytes)
         back = _returned(answer_headers)
         back += [(b"x-road-id", message_id.encode()), (b"x-road-service", service.identifier.encode()),
                  (b"x-road-request-hash", request_hash.encode())]
@@ -548,30 +566,24 @@ class GatewayMiddleware:
                 back.append((name, headers[name]))
         return status, back, answer, None
 
-    async def _http(self, url: str, method: str, query: bytes, out_headers: list[tuple[bytes, bytes]], body: bytes,
-                    timeout: float, limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        client = self.runtime.client
+    async def _http(self, base_url: str, rest: str, method: str, query: bytes,
+                    out_headers: list[tuple[bytes, bytes]], body: bytes, timeout: float,
+                    limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        origin = self.runtime.plain_origin(base_url)
+        base_url_path = origin[2] if origin is not None else ""
+        target = base_url_path + quote(rest, safe=SAFE_PATH)
         if query:
-            url = url + "?" + query.decode("latin-1")
-        request = client.build_request(method, url, headers=out_headers, content=body,
-                                       timeout=httpx.Timeout(timeout), extensions={"max_body": limit})
+            target += "?" + query.decode("latin-1")
         try:
             async with asyncio.timeout(timeout):
-                response = await client.send(request, stream=True)
-                try:
-                    if response.is_redirect:
-                        raise ExchangeError("Server.ServerProxy.ServiceFailed",
-                                            "The provider answered with a redirect; the gateway follows none.")
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in response.aiter_raw():
-                        size += len(chunk)
-                        if size > limit:
-                            raise ExchangeError("Server.ServerProxy.ServiceFailed",
-                                                "The provider's answer is larger than the service allows.")
-                        chunks.append(chunk)
-                finally:
-                    await response.aclose()
+                if origin is not None:
+                    status, headers, answer = await self.runtime.transport.call(
+                        method.encode(), origin[0], origin[1], (target if target.startswith("/") else "/" + target
+                                                                ).encode("latin-1"),
+                        out_headers, body, connect_timeout=timeout, read_timeout=None, limit=limit)
+                else:
+                    status, headers, answer = await self._https(base_url + target[len(base_url_path):], method,
+                                                                out_headers, body, timeout, limit)
         except TimeoutError as exc:
             raise ExchangeError("Server.ServerProxy.ServiceTimeout") from exc
         except httpx.TimeoutException as exc:
@@ -583,6 +595,29 @@ class GatewayMiddleware:
             raise ExchangeError("Server.ServerProxy.ServiceFailed",
                                 "The provider could not be reached or answered garbage "
                                 f"({type(exc).__name__}).") from exc
+        if status in REDIRECTS and any(k.lower() == b"location" for k, _v in headers):
+            raise ExchangeError("Server.ServerProxy.ServiceFailed",
+                                "The provider answered with a redirect; the gateway follows none.")
+        return status, headers, answer
+
+    async def _https(self, url: str, method: str, out_headers: list[tuple[bytes, bytes]], body: bytes,
+                     timeout: float, limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """A provider on https: through httpx (its TLS), streaming so the size limit holds."""
+        client = self.runtime.client
+        request = client.build_request(method, url, headers=out_headers, content=body,
+                                       timeout=httpx.Timeout(timeout), extensions={"max_body": limit})
+        response = await client.send(request, stream=True)
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            if not response.is_redirect:
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ResponseTooLarge("the answer is larger than allowed")
+                    chunks.append(chunk)
+        finally:
+            await response.aclose()
         return response.status_code, list(response.headers.raw), b"".join(chunks)
 
     async def _inner_call(self, scope: Scope, path: str, query: bytes, method: str,
