@@ -4,7 +4,8 @@ per second (PUSH through the outbox to a webhook).
 
 Starts, on loopback ports over a fresh SQLite database (migrated, demo country loaded, so the trust
 hierarchy exists and the message log is signed and timestamped): a minimal provider (this file with
-`provider`, one uvicorn process), and Nokor (`uvicorn nokor.app:create_app`, one process). The load
+`provider`, one uvicorn process), and Nokor as production runs it (`nokor serve`: one uvicorn process
+with httptools and uvloop, no access log). The load
 comes from bench/http_baseline.py's generator in a separate process (keep-alive connections). Latency
 added by the gateway = gateway percentile minus direct percentile, measured with one connection.
 Prints a table and writes JSON lines to bench/results/exchange.json.
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from _support import git_commit, wait_ready
-from http_baseline import HOST, LoadResult, _free_port, _nokor
+from http_baseline import HOST, NOKOR, LoadResult, _free_port, _nokor
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "exchange.json"
@@ -144,11 +145,10 @@ def main() -> None:
                    f"http://{HOST}:{provider_port}", "--title", "Persons", "--endpoint", "GET /persons/*")
             _nokor(env, folder, "exchange", "grant", SERVICE, "KH/GOV/BENCH/load", "--method", "GET", "--path",
                    "/persons/*")
-            gateway = _serve([sys.executable, "-m", "uvicorn", "nokor.app:create_app", "--factory", "--host", HOST,
-                              "--port", str(gateway_port), "--no-access-log", "--log-level", "warning"],
+            gateway = _serve([str(NOKOR), "serve", "--host", HOST, "--port", str(gateway_port)],
                              env, folder, folder / "gateway.log")
             try:
-                wait_ready(f"http://{HOST}:{gateway_port}", gateway, folder / "gateway.log")
+                wait_ready(f"http://{HOST}:{gateway_port}", gateway, folder / "gateway.log", timeout=120)
                 auth = {"Authorization": f"Bearer {key}"}
                 rows: list[tuple[str, int, LoadResult]] = []
                 for label, port, path, headers in (
@@ -176,7 +176,9 @@ def main() -> None:
     direct1, gate1 = by[("direct to the provider", 1)], by[("through the gateway", 1)]
     gate_n = by[("through the gateway", args.concurrency)]
     added_p50, added_p99 = gate1.p50_ms - direct1.p50_ms, gate1.p99_ms - direct1.p99_ms
-    context = {"bench": "exchange", "server": "uvicorn, 1 process each, SQLite, message log on (signed, TSA)",
+    context = {"bench": "exchange",
+               "server": "nokor serve (uvicorn, httptools, uvloop), provider uvicorn, 1 process each, SQLite, "
+                         "message log on (signed, TSA)",
                "cores": os.cpu_count(), "python": platform.python_version(), "commit": git_commit(),
                "load_average_before": [round(x, 2) for x in load_before],
                "load_average_after": [round(x, 2) for x in load_after],

@@ -1,5 +1,6 @@
 """The demo country's data exchange: the demo agency systems as subsystems, the registries' GovStack
-read API published through the gateway for the hospital system, and the civil register's event room."""
+read API published through the gateway for the hospital system, identity verification published for the
+demo bank, and the civil register's event room."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from nokor.exchange.schemas import AccessRightCreate
 from nokor.kit.actor import Actor
 
 CLIENTS = (("KH/GOV/MOH/hospital-registry", "Hospital birth notifications"),
-           ("KH/GOV/NAO/audit-reader", "National audit office"))
+           ("KH/GOV/NAO/audit-reader", "National audit office"),
+           # The identity demo's bank system (its API client holds identity.verify).
+           ("KH/BANK/TONLE/kyc", "Tonle Bank (know your customer)"))
 ROLE = ("exchange_manager", {"km": "អ្នកគ្រប់គ្រងការផ្លាស់ប្តូរទិន្នន័យ", "en": "Data exchange manager",
                             "ar": "مدير تبادل البيانات", "de": "Verwaltung des Datenaustauschs"},
         [service.EXCHANGE_MANAGE, service.EXCHANGE_MONITOR])
@@ -20,6 +23,7 @@ ROLE_HOLDER = ("admin", "KH-GOV")
 REGISTRY_READS = [{"method": "GET", "path": "/data/**"}, {"method": "POST", "path": "/data/*/*/read"},
                   {"method": "POST", "path": "/data/*/*/exists"}, {"method": "GET", "path": "/databases"},
                   {"method": "GET", "path": "/database/*"}]
+IDENTITY_CALLS = [{"method": "POST", "path": "/verify"}]
 
 
 def load_demo(session: Session) -> list[str]:
@@ -41,6 +45,18 @@ def load_demo(session: Session) -> list[str]:
                 service=f"{provider}/registries", subject=CLIENTS[0][0], method=endpoint["method"],
                 path=endpoint["path"]))
         made.append(f"service {published.subsystem}/{published.code} (open to {CLIENTS[0][0]})")
+    provider = f"{settings.exchange_instance}/GOV/NOKOR/identity"
+    if not any(s.code == "verify" for s in service.list_services(session, subsystem=provider)):
+        # e-KYC is not published: its caller signs in with the relying party's HTTP Basic credentials,
+        # the header the gateway authenticates the agency system with.
+        published = service.publish_internal_service(session, actor, subsystem=provider, code="verify",
+                                                     title="Identity verification (yes/no)",
+                                                     path_prefix="/api/v1/identity", endpoints=IDENTITY_CALLS)
+        for endpoint in IDENTITY_CALLS:
+            service.grant_access(session, actor, data=AccessRightCreate(
+                service=f"{provider}/verify", subject=CLIENTS[2][0], method=endpoint["method"],
+                path=endpoint["path"]))
+        made.append(f"service {published.subsystem}/{published.code} (open to {CLIENTS[2][0]})")
     if service.get_subsystem(session, settings.civil_room) is None:
         made.append(f"room {pubsub.ensure_civil_room(session, settings)}")
     code, role_name, permissions = ROLE

@@ -133,7 +133,8 @@ class Runtime:
         self.metrics = Metrics(registry)
         self._directory: Directory | None = None
         self._checked_at = 0.0
-        self._keys: dict[str, tuple[Caller | None, float]] = {}
+        self._keys: dict[bytes, tuple[Caller | None, float]] = {}
+        self._lookups: dict[bytes, asyncio.Future[Caller | None]] = {}
         self._certs: dict[bytes, tuple[Caller | None, float]] = {}
         self._client: httpx.AsyncClient | None = None
         self.transport = GatewayTransport()
@@ -239,15 +240,43 @@ class Runtime:
         return Caller(identity=actor.identity, via="key", actor=actor)
 
     async def caller_by_key(self, key: str) -> Caller | None:
-        digest = hashlib.sha256(key.encode()).hexdigest()
+        """The caller of an API key, from a per-process cache that never serves an answer older than
+        ``exchange_cache_seconds`` (a revoked key stops working within that time in every process).
+
+        An answer past half its life is refreshed in the background while it is still served, so a busy
+        client never waits for the database; one lookup per key is in flight at a time, so the end of a
+        cache period does not send every waiting call to the database at once."""
+        digest = hashlib.sha256(key.encode()).digest()
         cached = self._keys.get(digest)
-        now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        caller = await anyio.to_thread.run_sync(self._by_key, key)
+        ttl = self.settings.exchange_cache_seconds
+        if cached is not None:
+            age = time.monotonic() - cached[1]
+            if age < ttl:
+                if age > ttl / 2:
+                    self._lookup(key, digest)
+                return cached[0]
+        return await asyncio.shield(self._lookup(key, digest))
+
+    def _lookup(self, key: str, digest: bytes) -> asyncio.Future[Caller | None]:
+        """The lookup of ``key`` in flight on this event loop, started if there is none."""
+        loop = asyncio.get_running_loop()
+        running = self._lookups.get(digest)
+        if running is not None and running.get_loop() is loop and not running.done():
+            return running
+        task = loop.create_task(self._look_up(key, digest))
+        task.add_done_callback(_consume_exception)
+        self._lookups[digest] = task
+        return task
+
+    async def _look_up(self, key: str, digest: bytes) -> Caller | None:
+        started = time.monotonic()  # the answer's age counts from before the database was asked
+        try:
+            caller = await anyio.to_thread.run_sync(self._by_key, key)
+        finally:
+            self._lookups.pop(digest, None)
         if len(self._keys) > 10_000:
             self._keys.clear()
-        self._keys[digest] = (caller, now + self.settings.exchange_cache_seconds)
+        self._keys[digest] = (caller, started)
         return caller
 
     def _by_certificate(self, der: bytes, directory: Directory) -> Caller | None:
@@ -290,6 +319,13 @@ class Runtime:
             caller = None
         self._certs[der] = (caller, now + self.settings.exchange_cache_seconds)
         return caller
+
+
+def _consume_exception(task: asyncio.Future[Any]) -> None:
+    """A background lookup that failed is retried by the next call; its error must not be reported as
+    never retrieved."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("exchange.key_lookup_failed", exc_info=task.exception())
 
 
 def _peer_certificate(scope: Scope) -> bytes | None:
