@@ -35,6 +35,7 @@ from nokor.civil import views as civil_views
 from nokor.config import Settings, get_settings
 from nokor.db import make_engine, make_session_factory
 from nokor.exchange import api as exchange_api
+from nokor.exchange import confmgmt as exchange_confmgmt
 from nokor.exchange import views as exchange_views
 from nokor.exchange.gateway import GatewayMiddleware, Runtime
 from nokor.identity import api as identity_api
@@ -122,7 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(places_views.router)
     app.include_router(messaging_views.router)
     app.include_router(messaging_govstack.router)
-    for router in (exchange_api.router, exchange_api.rooms, exchange_views.router,
+    for router in (exchange_api.router, exchange_api.rooms, exchange_views.router, exchange_confmgmt.router,
+                   exchange_confmgmt.qa_router,
                    services_api.router, services_govstack.router, services_govstack.statistics_router,
                    services_citizen_views.router, services_views.router):
         app.include_router(router)
