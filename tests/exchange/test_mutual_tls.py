@@ -7,6 +7,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from tests.exchange.conftest import SYSTEM, ServerThread, grant, publish
 
-from nokor import trust
+from nokor import exchange, trust
+from nokor.exchange import operations
 from nokor.exchange.credentials import ensure_credentials, unencrypted_key_file
 from nokor.exchange.tls import MutualTlsProtocol
 
@@ -91,3 +93,50 @@ def test_a_client_certificate_authenticates_and_a_revoked_one_does_not(db, setti
     with _tls_client(tls_server, (cert_path, key_path)) as client:
         refused = client.get(f"/r1/{SERVICE}/persons/7", headers={"X-Road-Client": CLIENT})
         assert refused.status_code == 401
+
+
+def _foreign_gateway(folder: Path, identity: str) -> tuple[str, Path, Path]:
+    """Another instance's root (PEM) and a gateway certificate and key it issued, as files."""
+    now = datetime.now(UTC)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "LT root")])
+    root = (x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name)
+            .public_key(root_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+            .sign(root_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, identity)]))
+            .issuer_name(root_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+            .sign(root_key, hashes.SHA256()))
+    cert_path, key_path = folder / "lt-gateway.pem", folder / "lt-gateway.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return root.public_bytes(serialization.Encoding.PEM).decode(), cert_path, key_path
+
+
+def test_an_instance_trusted_while_the_server_runs_is_accepted_without_a_restart(db, settings, tls_server,
+                                                                                 tmp_path):
+    gateway = "LT/GOV/NOKOR/gateway"
+    root_pem, cert_path, key_path = _foreign_gateway(tmp_path, gateway)
+    with _tls_client(tls_server, (cert_path, key_path)) as client, pytest.raises(httpx.TransportError):
+        client.get("/listClients", headers={"X-Road-Client": "LT/GOV/POST/parcels"})  # TLS refuses an unknown root
+    # what `nokor exchange trust lt.json` (or POST /api/v1/exchange/peers) does, while the server keeps running
+    exchange.add_peer(db, SYSTEM, data=exchange.PeerCreate(instance="LT", gateway_url="https://127.0.0.1:9",
+                                                           server_identity=gateway, root_pem=root_pem),
+                      own_instance="KH")
+    operations.refresh_trusted_roots(db, settings)
+    db.commit()
+    with _tls_client(tls_server, (cert_path, key_path)) as client:
+        answer = client.get("/listClients", headers={"X-Road-Client": "LT/GOV/POST/parcels"})
+        assert answer.status_code == 200, answer.text
+        forged = client.get("/listClients", headers={"X-Road-Client": "KH/GOV/MOH/hospital"})
+        assert forged.json()["code"] == "Server.ClientProxy.ForgedClientIdentifier"

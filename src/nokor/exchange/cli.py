@@ -165,7 +165,8 @@ def anchor(out: Annotated[Path | None, typer.Option(help="Write it to this file"
 def trust_peer(anchor_file: Annotated[Path, typer.Argument(help="Another instance's anchor (from `anchor`)")],
                gateway_url: Annotated[str | None, typer.Option(help="Its gateway's address, if not the anchor's")]
                = None) -> None:
-    """Trust another instance's root and gateway (federation); restart `serve --tls` to accept its calls."""
+    """Trust another instance's root and gateway (federation); a running `serve --tls` accepts its calls
+    from its next connection on, without a restart."""
     settings = get_settings()
     try:
         found = json.loads(anchor_file.read_text())
