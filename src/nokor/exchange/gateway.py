@@ -111,6 +111,23 @@ class Metrics:
         self.latency = Histogram("nokor_exchange_call_seconds", "Time from request to answer through the gateway",
                                  ["service"], registry=registry,
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30))
+        self._counters: dict[tuple[str, int, str | None], Any] = {}
+        self._histograms: dict[str, Any] = {}
+
+    def record(self, service: str, status: int, error: str | None, seconds: float) -> None:
+        """Count one call and its latency (the labelled series looked up once, not per call)."""
+        counter = self._counters.get((service, status, error))
+        if counter is None:
+            if len(self._counters) > 10_000:
+                self._counters.clear()
+            counter = self._counters[(service, status, error)] = self.calls.labels(service, str(status), error or "")
+        counter.inc()
+        histogram = self._histograms.get(service)
+        if histogram is None:
+            if len(self._histograms) > 10_000:
+                self._histograms.clear()
+            histogram = self._histograms[service] = self.latency.labels(service)
+        histogram.observe(seconds)
 
 
 def _problem(code: str, detail: str, instance: str, message_id: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -462,8 +479,7 @@ class GatewayMiddleware:
                                  service=service_label, method=method, path=path + ("?" + query.decode("latin-1")
                                                                                     if query else ""),
                                  status=status, error=error, duration_ms=elapsed * 1000, data=data))
-        runtime.metrics.calls.labels(service_label, str(status), error or "").inc()
-        runtime.metrics.latency.labels(service_label).observe(elapsed)
+        runtime.metrics.record(service_label, status, error, elapsed)
 
     async def _serve(self, scope: Scope, receive: Receive, headers: dict[bytes, bytes], method: str, path: str,
                      query: bytes, message_id: str, record: dict[str, Any],
