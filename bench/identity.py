@@ -1,8 +1,10 @@
 """Digital identity under load: yes/no verification, token issuance and e-KYC, one app process.
 
-Uses a PostgreSQL database already holding the population (``--database-url``; make one with
-``nokor db upgrade``, ``nokor places load``, ``nokor trust init`` and ``nokor civil generate --residents
-1000000``) and the data dir of its trust keys (``--data-dir``). The benchmark registers its own relying party,
+Uses a PostgreSQL database holding the population (``--database-url``, by default ``nokor_identity_bench`` on
+the local server) and the data dir of its trust keys (``--data-dir``, by default var/bench-identity). When
+that database does not exist yet, the benchmark makes it first with ``nokor db upgrade``, ``nokor places
+load``, ``nokor trust init`` and ``nokor civil generate --residents N`` (``--residents``, 1,000,000: about a
+quarter of an hour). The benchmark registers its own relying party,
 consent agreement and API key (names carry a random suffix, so it can run again), then starts ``nokor
 serve`` (uvicorn, one process) and measures over HTTP:
 
@@ -57,6 +59,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def ensure_population(database_url: str, data_dir: Path, residents: int) -> None:
+    """Create and fill the database when it does not exist yet (an existing one is used as it is)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    dsn = f"host={url.host or HOST} port={url.port or 5432} user={url.username or 'postgres'} dbname=postgres"
+    if url.password:
+        dsn += f" password={url.password}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,)).fetchone():
+            return
+        print(f"creating {url.database} with {residents:,} residents (data dir {data_dir})", flush=True)
+        conn.execute(f'CREATE DATABASE "{url.database}"')  # type: ignore[arg-type]
+    env = {**os.environ, "NOKOR_DATABASE_URL": database_url, "NOKOR_DATA_DIR": str(data_dir)}
+    nokor = str(Path(sys.executable).with_name("nokor"))
+    for command in (["db", "upgrade"], ["places", "load"], ["trust", "init"],
+                    ["civil", "generate", "--residents", str(residents)]):
+        subprocess.run([nokor, *command], env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def prepare(database_url: str, data_dir: Path, citizens: int, sample: int) -> dict[str, Any]:
@@ -195,13 +218,17 @@ def ekyc(base: str, setup: dict[str, Any], tokens: list[str], rounds: int) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--database-url", default=f"postgresql+psycopg://postgres@{HOST}/nokor_identity_bench")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "var" / "bench-identity")
+    parser.add_argument("--residents", type=int, default=1_000_000,
+                        help="population to generate when the database does not exist yet")
     parser.add_argument("--verifications", type=int, default=10000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--citizens", type=int, default=200, help="code flows (token issuance)")
     parser.add_argument("--ekyc", type=int, default=1000)
     args = parser.parse_args()
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_population(args.database_url, args.data_dir, args.residents)
     setup = prepare(args.database_url, args.data_dir, args.citizens + WARM_UP_FLOWS, sample=2000)
     port = free_port()
     base = f"http://{HOST}:{port}"
