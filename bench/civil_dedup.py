@@ -133,6 +133,17 @@ def load_and_match(url: str, folder: Path, args: argparse.Namespace) -> tuple[di
             timings.append((time.perf_counter() - began) * 1000)
             if found:
                 predicted[number] = found[0].row.nin or ""
+            if args.show_errors and predicted.get(number, "") != truth[number]:
+                print(f"  row {number} ({raw.get('perturbation')}): {_described(raw)} wants {truth[number] or 'none'}",
+                      flush=True)
+                for f in found[:2]:
+                    print(f"      got {f.row.nin} {f.row.given_name_latin} {f.row.family_name_latin} {f.row.sex} "
+                          f"{f.row.birth_date} {f.row.birth_place_code} {f.score.total} {f.score.parts}", flush=True)
+                if truth[number]:
+                    want = session.execute(text("SELECT given_name_latin, family_name_latin, sex, birth_date, "
+                                                "birth_place_code, mother_name FROM civil_resident WHERE nin = :n"),
+                                           {"n": truth[number]}).one()
+                    print(f"      true {' '.join(str(v) for v in want)}", flush=True)
         session.rollback()
     figures["dedup_check_p95_ms"] = round(p95(timings), 2)
     figures["dedup_check_median_ms"] = round(statistics.median(timings), 2)
@@ -140,6 +151,11 @@ def load_and_match(url: str, folder: Path, args: argparse.Namespace) -> tuple[di
     figures["threshold"] = rules.duplicate_threshold
     engine.dispose()
     return figures, people, probe
+
+
+def _described(raw: dict[str, str]) -> str:
+    return " ".join(raw.get(k, "") for k in ("given_name", "family_name", "given_name_latin", "family_name_latin",
+                                              "sex", "birth_date", "village_code", "mother_name"))
 
 
 # --- Splink on the same set ----------------------------------------------------------------------
@@ -366,6 +382,8 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="run on a SQLite file instead of PostgreSQL")
     parser.add_argument("--no-splink", action="store_true")
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--show-errors", action="store_true",
+                        help="print each probe row the matcher got wrong, with its candidates and the truth")
     args = parser.parse_args()
     from alembic import command
     from tests.conftest import alembic_config, create_scratch_database, drop_scratch_database

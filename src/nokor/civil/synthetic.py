@@ -18,14 +18,76 @@ from nokor.civil import matching
 from nokor.civil.bulk import NewResident, ResidentWriter
 from nokor.db import new_id
 
-# (as written, usual Latin form)
-FAMILY = [("សុខ", "Sok"), ("ចាន់", "Chan"), ("កែវ", "Keo"), ("ហេង", "Heng"), ("ម៉ៅ", "Mao"), ("គឹម", "Kim"),
-          ("លី", "Ly"), ("លឹម", "Lim"), ("មាស", "Meas"), ("ញឹម", "Nhem"), ("ប៉ែន", "Pen"), ("ប្រាក់", "Prak"),
-          ("សេង", "Seng"), ("ស៊ឹម", "Sim"), ("សំ", "Som"), ("ស៊ុន", "Sun"), ("ទូច", "Touch"), ("ទេព", "Tep"),
-          ("អ៊ុច", "Uch"), ("វង្ស", "Vong"), ("យឹម", "Yim"), ("ជា", "Chea"), ("ឈឹម", "Chhim"), ("ហ៊ុន", "Hun"),
-          ("ខៀវ", "Khiev"), ("ឡុង", "Long"), ("ម៉ែន", "Men"), ("អ៊ុក", "Ouk"), ("ពេជ្រ", "Pich"), ("រស់", "Ros"),
-          ("សៅ", "Sao"), ("ព្រំ", "Prum"), ("នួន", "Nuon"), ("ពៅ", "Pov"), ("តាំង", "Taing"), ("ងួន", "Nguon"),
-          ("អ៊ឹម", "Im"), ("ឯក", "Ek"), ("ស្រេង", "Sreng"), ("ឈួន", "Chhuon")]
+# Family names: the common Khmer (and Sino-Khmer) family names, as written and in their usual Latin form,
+# most frequent first (a family name is drawn with a Zipf-like weight by rank, so Sok, Chan and Keo are
+# common and most names rare, as in a real population).
+FAMILY = [
+    ("សុខ", "Sok"), ("ចាន់", "Chan"), ("កែវ", "Keo"), ("ហេង", "Heng"), ("ម៉ៅ", "Mao"), ("គឹម", "Kim"),
+    ("លី", "Ly"), ("លឹម", "Lim"), ("មាស", "Meas"), ("ញឹម", "Nhem"), ("ប៉ែន", "Pen"), ("ប្រាក់", "Prak"),
+    ("សេង", "Seng"), ("ស៊ឹម", "Sim"), ("សំ", "Som"), ("ស៊ុន", "Sun"), ("ទូច", "Touch"), ("ទេព", "Tep"),
+    ("អ៊ុច", "Uch"), ("វង្ស", "Vong"), ("យឹម", "Yim"), ("ជា", "Chea"), ("ឈឹម", "Chhim"), ("ហ៊ុន", "Hun"),
+    ("ខៀវ", "Khiev"), ("ឡុង", "Long"), ("ម៉ែន", "Men"), ("អ៊ុក", "Ouk"), ("ពេជ្រ", "Pich"), ("រស់", "Ros"),
+    ("សៅ", "Sao"), ("ព្រំ", "Prum"), ("នួន", "Nuon"), ("ពៅ", "Pov"), ("តាំង", "Taing"), ("ងួន", "Nguon"),
+    ("អ៊ឹម", "Im"), ("ឯក", "Ek"), ("ស្រេង", "Sreng"), ("ឈួន", "Chhuon"), ("ឆាយ", "Chhay"), ("ជ័យ", "Chey"),
+    ("ជិម", "Chim"), ("ជឿន", "Choeun"), ("ឈុន", "Chhun"), ("ឈឿន", "Chhoeun"), ("ហង់", "Hang"), ("ហួន", "Houn"),
+    ("ហែម", "Hem"), ("ហុង", "Hong"), ("គង់", "Kong"), ("គ្រី", "Kry"), ("គួយ", "Kuy"), ("ឡាយ", "Lay"),
+    ("ឡេង", "Leng"), ("ម៉ម", "Mam"), ("មាន", "Mean"), ("មុំ", "Mom"), ("ណុប", "Nop"), ("នូវ", "Nov"),
+    ("នី", "Ny"), ("អឿន", "Oeurn"), ("អុង", "Ong"), ("អ៊ុំ", "Oum"), ("ប៉ាក់", "Pak"), ("ប៉ាង", "Pang"),
+    ("ផាត់", "Phat"), ("ផុន", "Phon"), ("ផេង", "Pheng"), ("រ័ត្ន", "Rath"), ("រាម", "Ream"), ("រឿន", "Roeun"),
+    ("សាម", "Sam"), ("សាន", "San"), ("សារ", "Sar"), ("សេក", "Sek"), ("សែន", "Sen"), ("ស៊ីន", "Sin"),
+    ("សូ", "So"), ("ស៊ឿន", "Soeun"), ("សន", "Sorn"), ("ស្រ៊ុន", "Srun"), ("សួន", "Suon"), ("តាន់", "Tan"),
+    ("តង", "Tang"), ("ថាច់", "Thach"), ("ថៃ", "Thai"), ("ទ្រី", "Try"), ("ទី", "Ty"), ("អ៊ុង", "Ung"),
+    ("អ៊ុន", "Un"), ("វ៉ា", "Va"), ("វ៉េន", "Ven"), ("វណ្ណ", "Vann"), ("វឿន", "Voeun"), ("យិន", "Yin"),
+    ("យន់", "Yon"), ("យុន", "Yun"), ("យស", "Yos"), ("យូ", "You"), ("ឃុន", "Khun"), ("ឃឹម", "Khim"),
+    ("ខេម", "Khem"), ("ឃឿន", "Khoeun"), ("កៅ", "Kao"), ("កែប", "Kep"), ("កុយ", "Koy"), ("ឡាច", "Lach"),
+    ("លាភ", "Leap"), ("ម៉ាត់", "Math"), ("ម៉ុក", "Mok"), ("មឿន", "Moeun"), ("នាក់", "Nak"), ("ណេត", "Net"),
+    ("អូន", "Oun"), ("ប៉ាល់", "Pal"), ("ផល", "Phal"), ("ភ័ណ", "Phorn"), ("ភី", "Phy"), ("ពរ", "Por"),
+    ("ព្រាប", "Preap"), ("ពុធ", "Puth"), ("រិន", "Rin"), ("រ៉ុន", "Ron"), ("សាត", "Sath"), ("សាយ", "Say"),
+    ("សៀង", "Sieng"), ("ស្រី", "Srey"), ("តាត", "Tat"), ("ទា", "Tea"), ("តេង", "Teng"), ("ថន", "Thorn"),
+    ("ធី", "Thy"), ("តូច", "Toch"), ("ទុំ", "Tum"), ("អ៊ុយ", "Uy"), ("វ៉េង", "Veng"), ("វុធ", "Vuth"),
+    ("យី", "Yi"), ("យឿន", "Yoeun"), ("ជិន", "Chin"), ("ជុំ", "Chum"), ("ឌី", "Dy"), ("ដួង", "Duong"),
+    ("អេង", "Eng"), ("អៀវ", "Eav"), ("ហាក់", "Hak"), ("ហួត", "Huot"), ("អ៊ីវ", "Iv"), ("កាន់", "Kan"),
+    ("គា", "Kea"), ("ឃុត", "Khut"), ("ឡូ", "Lo"), ("ម៉ី", "Mey"), ("នង", "Norng"), ("អុក", "Ok"),
+    ("ផា", "Pha"), ("ព្រហ្ម", "Prom"), ("រិម", "Rim"), ("ស៊ូស", "Sous"), ("សួង", "Suong"), ("ទិត្យ", "Tith"),
+    ("តុង", "Tong"), ("វ៉ន", "Vorn"), ("យ៉ាន", "Yann"), ("បាន", "Ban"), ("ប៊ុន", "Bun"), ("ប៊ូ", "Bou"),
+    ("ចន", "Chorn"), ("ដាំ", "Dam"), ("ដែក", "Dek"), ("ហៃ", "Hay"), ("ខែម", "Kem"), ("គុន", "Kun"),
+    ("ឡាង", "Lang"), ("ម៉ាក់", "Mak"), ("ណាន", "Nan"), ("ពេញ", "Penh"), ("ប៉េង", "Peng"), ("ធីម", "Thim"),
+    ("ទីន", "Tin"), ("វី", "Vy"), ("យ៉ាង", "Yang"), ("អ៊ាង", "Eang"), ("ឈាង", "Chheang"), ("ហ៊ាង", "Hieng"),
+    ("ខុន", "Khon"), ("គុជ", "Kuch"), ("លឹក", "Loek"), ("មួង", "Muong"), ("ណែម", "Nem"), ("ពុំ", "Pum"),
+    ("រី", "Ry"), ("សឿន", "Soeurn"), ("ទុយ", "Tuy"), ("វាំង", "Veang"), ("យុទ្ធ", "Yuth"), ("ចេង", "Cheng"),
+    # family names taken from a forebear's given name, as many Khmer family names are
+    ("ដារា", "Dara"), ("សុផល", "Sophal"), ("វណ្ណា", "Vanna"), ("សម្បត្តិ", "Sambath"), ("រិទ្ធី", "Rithy"),
+    ("វិបុល", "Vibol"), ("សុខា", "Sokha"), ("បូរ៉ា", "Bora"), ("វាសនា", "Veasna"), ("សំណាង", "Samnang"),
+    ("កុសល", "Kosal"), ("សុវណ្ណ", "Sovann"), ("ធារ៉ា", "Theara"), ("ពិសិដ្ឋ", "Piseth"), ("វុទ្ធី", "Vuthy"),
+    ("ណារិន", "Narin"), ("សារ៉ុន", "Saron"), ("ឧត្តម", "Oudom"), ("សេរី", "Serey"), ("មករា", "Makara"),
+]
+# Khmer given names are built from syllables: a first syllable and an ending (So-phea, Srey-neang,
+# Chan-tha, Vi-bol), written by joining the syllables and romanised by joining their usual Latin forms.
+FIRST = [("សុ", "So"), ("ចាន់", "Chan"), ("សុខ", "Sok"), ("វណ្ណ", "Vann"), ("ពិ", "Pi"), ("ដា", "Da"),
+         ("បុ", "Bo"), ("ធា", "Thea"), ("សំ", "Sam"), ("លី", "Ly"), ("គឹម", "Kim"), ("វិ", "Vi"), ("ណា", "Na"),
+         ("ភា", "Phea"), ("កុ", "Ko"), ("ម៉ុន", "Mon"), ("ប៊ុន", "Bun"), ("ដួង", "Duong"), ("រ៉ា", "Ra"),
+         ("ធី", "Thy"), ("មុនី", "Mony"), ("ពេជ្រ", "Pich"), ("រិទ្ធ", "Rith"), ("សី", "Sei"), ("ស", "Sa"),
+         ("មុ", "Mo"), ("សេ", "Se"), ("ឧ", "Ou"), ("វា", "Vea"), ("រដ្ឋ", "Rath"), ("ស៊ី", "Si"), ("ហុង", "Hong"),
+         ("ម៉ា", "Ma"), ("ចំ", "Cham"), ("ពុទ្ធ", "Puth"), ("សៅ", "Sao"), ("ឡេង", "Leng"), ("ហេង", "Heng"),
+         ("សេង", "Seng"), ("ច័ន្ទ", "Chann"), ("ពន្លក", "Ponlok"), ("ទេវ", "Tev"), ("នី", "Ny"), ("រស្មី", "Reaksmey"),
+         ("ម៉េង", "Meng"), ("ភី", "Phy"), ("វិស", "Vis"), ("កញ្ញ", "Kanh"), ("សុភ", "Soph"), ("ឡាយ", "Lay")]
+FIRST_FEMALE = [("ស្រី", "Srey"), ("ច័ន្ទ", "Chan"), ("ម៉ា", "Ma"), ("ពិ", "Pi"), ("ស", "Sa")]
+ENDING = [("ភា", "phea"), ("ខា", "kha"), ("ណា", "na"), ("រ៉ា", "ra"), ("ថា", "tha"), ("ដា", "da"), ("ធា", "thea"),
+          ("រិទ្ធ", "rith"), ("វុទ្ធ", "vuth"), ("ផល", "phal"), ("ជាតិ", "cheat"), ("វិន", "vin"), ("រិន", "rin"),
+          ("ឆាយ", "chhay"), ("ហួរ", "hour"), ("គា", "kea"), ("នី", "ny"), ("វី", "vy"), ("ណាត", "nat"),
+          ("លីន", "lin"), ("ម៉ាន", "man"), ("តា", "ta"), ("ល្លា", "lla"), ("ស៊ាង", "sieng")]
+ENDING_MALE = [("ភ័ក្រ", "pheak"), ("សាល", "sal"), ("សិទ្ធ", "seth"), ("រ៉ុន", "ron"), ("បុល", "bol"),
+               ("រ៉ាត់", "rat"), ("រិទ្ធី", "rithy"), ("វុទ្ធី", "vuthy"), ("បត្តិ", "bath"), ("ចិត្រ", "chet"),
+               ("ដារ៉ា", "dara"), ("បូរ៉ា", "bora"), ("ម៉េង", "meng"), ("ហេង", "heng"), ("ឡេង", "leng"),
+               ("ខេម", "khem"), ("ណាង", "nang"), ("ភាស់", "pheas"), ("វាន់", "van"), ("ធារ៉ា", "theara"),
+               ("កុសល", "kosal"), ("វាសនា", "veasna"), ("ឧត្តម", "oudom"), ("ពិសាល", "pisal"), ("ទ្ធី", "thy")]
+ENDING_FEMALE = [("ភាព", "pheap"), ("នាង", "neang"), ("ល័ក្ខ", "leak"), ("ពៅ", "pov"), ("មុំ", "mom"),
+                 ("នុច", "noch"), ("រី", "ry"), ("លី", "ly"), ("ម៉ាលី", "maly"), ("ធីតា", "thida"), ("ណារី", "neary"),
+                 ("ដាវី", "davy"), ("គន្ធា", "kunthea"), ("រស្មី", "reaksmey"), ("ចរិយា", "chariya"),
+                 ("វណ្ណា", "vanna"), ("នីតា", "nita"), ("ពិសី", "pisey"), ("ម៉ី", "mey"), ("អូន", "oun"),
+                 ("ស្រស់", "sros"), ("ពេជ្រ", "pich"), ("ភ័ស្ត្រា", "pheaktra"), ("ចិន្តា", "chenda"),
+                 ("កញ្ញា", "kanha"), ("រចនា", "rachana"), ("ម៉ាប់", "map")]
+# Whole names that are not split into syllables here (the classics), and one-syllable given names.
 MALE = [("សុភ័ក្រ", "Sopheak"), ("វិបុល", "Vibol"), ("ដារា", "Dara"), ("បូរ៉ា", "Bora"), ("សុខា", "Sokha"),
         ("វណ្ណៈ", "Vannak"), ("រតនា", "Rathana"), ("ពិសិដ្ឋ", "Piseth"), ("សម្បត្តិ", "Sambath"),
         ("វិចិត្រ", "Vichet"), ("សុវណ្ណ", "Sovann"), ("មករា", "Makara"), ("សុផល", "Sophal"), ("រិទ្ធី", "Rithy"),
@@ -33,6 +95,9 @@ MALE = [("សុភ័ក្រ", "Sopheak"), ("វិបុល", "Vibol"), ("�
         ("ពិសាល", "Pisal"), ("វុទ្ធី", "Vuthy"), ("ណារិន", "Narin"), ("ចំរើន", "Chamroeun"), ("សុជាតិ", "Socheat"),
         ("បញ្ញា", "Panha"), ("ភក្តី", "Pheakdey"), ("សារ៉ុន", "Saron"), ("វឌ្ឍនា", "Vathana"), ("ឧត្តម", "Oudom"),
         ("សេរី", "Serey")]
+MALE_SHORT = [("សុខ", "Sok"), ("ហេង", "Heng"), ("រិទ្ធ", "Rith"), ("វុទ្ធ", "Vuth"), ("ចាន់", "Chan"), ("គឹម", "Kim"),
+              ("សំ", "Sam"), ("ពេជ្រ", "Pich"), ("ធី", "Thy"), ("ប៊ុន", "Bun"), ("ម៉េង", "Meng"), ("សាន", "San"),
+              ("ឡុង", "Long"), ("ពៅ", "Pov"), ("សុង", "Song"), ("ធួន", "Thuon"), ("ស៊ាន", "Sean"), ("ហុង", "Hong")]
 FEMALE = [("ស្រីនាង", "Sreyneang"), ("សុភាព", "Sopheap"), ("ស្រីពៅ", "Sreypov"), ("ចន្ថា", "Chantha"),
           ("សុភា", "Sophea"), ("ដាវី", "Davy"), ("ស្រីល័ក្ខ", "Sreyleak"), ("សុគន្ធា", "Sokunthea"),
           ("រស្មី", "Reaksmey"), ("បុប្ផា", "Bopha"), ("ម៉ាលី", "Maly"), ("ធីតា", "Thida"), ("ស្រីមុំ", "Sreymom"),
@@ -44,15 +109,39 @@ FEMALE = [("ស្រីនាង", "Sreyneang"), ("សុភាព", "Sopheap")
 ARABIC_FAMILY = [("أحمد", "Ahmad", ["Ahmed", "Ahmat"]), ("إسماعيل", "Ismail", ["Ismael", "Ismaeil"]),
                  ("يوسف", "Yusof", ["Yousef", "Yusuf"]), ("موسى", "Musa", ["Mousa", "Mussa"]),
                  ("قاسم", "Kasim", ["Qasim", "Kassem"]), ("حامد", "Hamid", ["Hamed", "Hameed"]),
-                 ("سليمان", "Soleiman", ["Sulaiman", "Suleman"]), ("إدريس", "Idris", ["Edris", "Idrees"])]
+                 ("سليمان", "Soleiman", ["Sulaiman", "Suleman"]), ("إدريس", "Idris", ["Edris", "Idrees"]),
+                 ("عثمان", "Osman", ["Othman", "Usman"]), ("صالح", "Saleh", ["Salih", "Saleah"]),
+                 ("رحمن", "Rahman", ["Rachman", "Rahmen"]), ("هارون", "Harun", ["Haroun", "Haroon"]),
+                 ("زكريا", "Zakaria", ["Zakariya", "Zakarya"]), ("عيسى", "Isa", ["Issa", "Eisa"]),
+                 ("داود", "Daud", ["Dawood", "Dawud"]), ("يحيى", "Yahya", ["Yahia", "Yehia"]),
+                 ("منصور", "Mansur", ["Mansour", "Mansoor"]), ("رشيد", "Rashid", ["Rasheed", "Rachid"]),
+                 ("سعيد", "Said", ["Saeed", "Sayed"]), ("هاشم", "Hashim", ["Hashem", "Hachem"]),
+                 ("جمال", "Jamal", ["Gamal", "Jamel"]), ("طاهر", "Tahir", ["Taher", "Tahar"]),
+                 ("عبد الرحمن", "Abdulrahman", ["Abdurrahman", "Abdelrahman"]),
+                 ("ياسين", "Yasin", ["Yassin", "Yaseen"])]
 ARABIC_MALE = [("محمد", "Mohamad", ["Mohammed", "Muhammad"]), ("علي", "Ali", ["Aly", "Alee"]),
                ("حسن", "Hassan", ["Hasan", "Hasen"]), ("عمر", "Omar", ["Umar", "Omer"]),
                ("إبراهيم", "Ibrahim", ["Ebrahim", "Ibraheem"]), ("عبد الله", "Abdullah", ["Abdallah", "Abdulla"]),
-               ("كريم", "Karim", ["Kareem", "Kerim"]), ("سليم", "Salim", ["Saleem", "Selim"])]
+               ("كريم", "Karim", ["Kareem", "Kerim"]), ("سليم", "Salim", ["Saleem", "Selim"]),
+               ("خالد", "Khalid", ["Khaled", "Chalid"]), ("حسين", "Husin", ["Hussein", "Hosein"]),
+               ("مصطفى", "Mustafa", ["Mustapha", "Mostafa"]), ("إسحاق", "Ishak", ["Ishaq", "Eshak"]),
+               ("رضوان", "Ridwan", ["Redwan", "Rizwan"]), ("أمين", "Amin", ["Ameen", "Emin"]),
+               ("فاروق", "Faruk", ["Farouk", "Farooq"]), ("هادي", "Hadi", ["Hady", "Hadee"]),
+               ("نوح", "Noh", ["Nuh", "Nooh"]), ("زيد", "Zaid", ["Zayd", "Zeid"]), ("سامي", "Sami", ["Samy", "Samee"]),
+               ("بلال", "Bilal", ["Belal", "Bilel"]), ("أنور", "Anwar", ["Anuar", "Enver"]),
+               ("فيصل", "Faisal", ["Faysal", "Feisal"]), ("مالك", "Malik", ["Malek", "Maalik"]),
+               ("نعمان", "Noman", ["Nouman", "Numan"])]
 ARABIC_FEMALE = [("فاطمة", "Fatimah", ["Fatima", "Fatma"]), ("عائشة", "Aishah", ["Aisha", "Aysha"]),
                  ("زينب", "Zainab", ["Zaynab", "Zeinab"]), ("مريم", "Maryam", ["Mariam", "Meryem"]),
                  ("حليمة", "Halimah", ["Halima", "Helima"]), ("آمنة", "Aminah", ["Amina", "Amena"]),
-                 ("خديجة", "Khadijah", ["Khadija", "Hadija"]), ("سلمى", "Salma", ["Selma", "Salmah"])]
+                 ("خديجة", "Khadijah", ["Khadija", "Hadija"]), ("سلمى", "Salma", ["Selma", "Salmah"]),
+                 ("نور", "Nur", ["Noor", "Nour"]), ("صفية", "Safiyah", ["Safia", "Safiya"]),
+                 ("رقية", "Rokiah", ["Ruqayya", "Rokaya"]), ("سعاد", "Suad", ["Souad", "Soad"]),
+                 ("ليلى", "Laila", ["Layla", "Leila"]), ("هاجر", "Hajar", ["Hagar", "Hajer"]),
+                 ("سارة", "Sarah", ["Sara", "Sarra"]), ("رحمة", "Rahmah", ["Rahma", "Rahmat"]),
+                 ("نفيسة", "Nafisah", ["Nafisa", "Nefise"]), ("جميلة", "Jamilah", ["Jamila", "Djamila"]),
+                 ("أسماء", "Asma", ["Asmaa", "Esma"]), ("حواء", "Hawa", ["Hawwa", "Hava"]),
+                 ("سمية", "Sumayyah", ["Sumaya", "Somaya"]), ("رابعة", "Rabiah", ["Rabia", "Rabea"])]
 VARIANTS = {latin: others for table in (ARABIC_FAMILY, ARABIC_MALE, ARABIC_FEMALE) for _w, latin, others in table}
 # Romanisation habits: each pair can replace the other in a Khmer name's Latin form.
 ROMANISATION = [("ey", "ei"), ("ea", "ia"), ("ou", "u"), ("ph", "p"), ("th", "t"), ("kh", "k"), ("v", "w"),
@@ -69,16 +158,59 @@ class Population:
     events: int = 0
 
 
+def _ranked(count: int, *, shift: float = 3.0, power: float = 1.0) -> list[float]:
+    """Cumulative Zipf-like weights for a table ordered from the most to the least frequent entry."""
+    cumulative, total = [], 0.0
+    for rank in range(count):
+        total += 1 / (rank + shift) ** power
+        cumulative.append(total)
+    return cumulative
+
+
+_FAMILY_WEIGHTS = _ranked(len(FAMILY))
+_FIRST = {"M": FIRST, "F": FIRST_FEMALE + FIRST}
+_ENDING = {"M": ENDING + ENDING_MALE, "F": ENDING_FEMALE + ENDING}
+_FIRST_WEIGHTS = {sex: _ranked(len(table), power=0.8) for sex, table in _FIRST.items()}
+_ENDING_WEIGHTS = {sex: _ranked(len(table), power=0.8) for sex, table in _ENDING.items()}
+_CLASSIC = {"M": MALE, "F": FEMALE}
+_CLASSIC_WEIGHTS = {sex: _ranked(len(table)) for sex, table in _CLASSIC.items()}
+_SHORT_WEIGHTS = _ranked(len(MALE_SHORT))
+_ARABIC_GIVEN = {"M": ARABIC_MALE, "F": ARABIC_FEMALE}
+_ARABIC_GIVEN_WEIGHTS = {sex: _ranked(len(table), shift=2.0) for sex, table in _ARABIC_GIVEN.items()}
+_ARABIC_FAMILY_WEIGHTS = _ranked(len(ARABIC_FAMILY), shift=2.0)
+
+
+def _pick(rng: random.Random, table: list[tuple[str, str]], weights: list[float]) -> tuple[str, str]:
+    return rng.choices(table, cum_weights=weights)[0]
+
+
+def _khmer_given(rng: random.Random, sex: str) -> tuple[str, str]:
+    """A Khmer given name as written and its Latin form: mostly built from a first syllable and an
+    ending, sometimes one of the classic whole names, for boys sometimes a single syllable."""
+    sex = "M" if sex == "M" else "F"
+    draw = rng.random()
+    if draw < 0.2:
+        return _pick(rng, _CLASSIC[sex], _CLASSIC_WEIGHTS[sex])
+    if sex == "M" and draw < 0.3:
+        return _pick(rng, MALE_SHORT, _SHORT_WEIGHTS)
+    while True:
+        first, first_latin = _pick(rng, _FIRST[sex], _FIRST_WEIGHTS[sex])
+        ending, ending_latin = _pick(rng, _ENDING[sex], _ENDING_WEIGHTS[sex])
+        if first_latin.lower() != ending_latin:
+            return first + ending, (first_latin + ending_latin).capitalize()
+
+
 def _name(rng: random.Random, sex: str, cham: bool, family: tuple[str, str] | None = None
           ) -> tuple[str, str, str, str]:
     """(given, family, given Latin, family Latin)."""
     if cham:
-        g = rng.choice(ARABIC_MALE if sex == "M" else ARABIC_FEMALE)
-        f = family or rng.choice(ARABIC_FAMILY)[:2]
+        table = _ARABIC_GIVEN["M" if sex == "M" else "F"]
+        g = rng.choices(table, cum_weights=_ARABIC_GIVEN_WEIGHTS["M" if sex == "M" else "F"])[0]
+        f = family or rng.choices(ARABIC_FAMILY, cum_weights=_ARABIC_FAMILY_WEIGHTS)[0][:2]
         return g[0], f[0], g[1], f[1]
-    gk = rng.choice(MALE if sex == "M" else FEMALE)
-    f = family or rng.choice(FAMILY)
-    return gk[0], f[0], gk[1], f[1]
+    given, given_latin = _khmer_given(rng, sex)
+    f = family or _pick(rng, FAMILY, _FAMILY_WEIGHTS)
+    return given, f[0], given_latin, f[1]
 
 
 def _born(rng: random.Random, today: date, min_age: int, max_age: int) -> date:
@@ -126,11 +258,17 @@ def families(count: int, *, villages: set[str], seed: int = 2026, today: date | 
         events.append(("marriage", father, mother, married))
         family = (ff, ffl)
         child_born = married + timedelta(days=rng.randint(300, 700))
+        named: set[str] = set()
         for _child in range(rng.choice((0, 1, 1, 2, 2, 2, 3, 3, 4, 5))):
             if child_born >= today or made + len(members) >= count:
                 break
             sex = rng.choice("FM")
             cg, cf, cgl, cfl = _name(rng, sex, cham, family)
+            for _again in range(20):  # parents give each child a name of its own
+                if cgl not in named:
+                    break
+                cg, cf, cgl, cfl = _name(rng, sex, cham, family)
+            named.add(cgl)
             child = NewResident(cg, cf, cgl, cfl, sex, child_born, "day", rng.choice(commune), village,
                                 mother_name=f"{mf} {mg}", father_name=f"{ff} {fg}", mother_id=mother.id,
                                 father_id=father.id, household_id=household)
