@@ -7,7 +7,6 @@ answered by the test), withdrawing that consent, and signing out. Screenshots go
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -15,9 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
 import pytest
-from tests.browser.test_officer_journey import CHROMIUM, NOKOR, SCREENSHOTS, _free_port, _require_chromium
+from tests.browser._support import NOKOR, SCREENSHOTS, Process, chromium, free_port, require_chromium, running, site_env
 
 pytestmark = pytest.mark.browser
 BANK_CALLBACK = "http://127.0.0.1:8090/callback"
@@ -26,62 +24,32 @@ BANK_CALLBACK = "http://127.0.0.1:8090/callback"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The demo country served with the outbox worker; yields the address and Sreyneang Sok's ID number."""
-    _require_chromium()
+    require_chromium()
     folder = tmp_path_factory.mktemp("citizen-site")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOKOR_")}
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env.update({"NOKOR_DATA_DIR": str(folder / "var"), "NOKOR_DATABASE_URL": f"sqlite:///{folder / 'var' / 'nokor.db'}",
-                "NOKOR_LOG_LEVEL": "WARNING", "NOKOR_BASE_URL": base_url, "COLUMNS": "300"})
+    env = site_env(folder, NOKOR_BASE_URL=base_url, COLUMNS="300")
     subprocess.run([str(NOKOR), "db", "upgrade"], cwd=folder, env=env, check=True, capture_output=True, timeout=120)
     loaded = subprocess.run([str(NOKOR), "demo", "load"], cwd=folder, env=env, check=True, capture_output=True,
                             text=True, timeout=300)
     found = re.search(r"citizen Sreyneang Sok: national ID (\d+)", loaded.stdout)
     assert found, loaded.stdout
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen([str(NOKOR), "serve", "--host", "127.0.0.1", "--port", str(port), "--with-worker"],
-                               cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"nokor serve exited with {process.returncode}:\n{(folder / 'server.log').read_text()}")
-            try:
-                if httpx.get(f"{base_url}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"nokor serve did not get ready in 30 s:\n{(folder / 'server.log').read_text()}")
-            time.sleep(0.2)
+    process = Process(["serve", "--host", "127.0.0.1", "--port", str(port), "--with-worker"], folder=folder, env=env,
+                      log_name="server.log")
+    with running(process):
+        process.wait_ready(f"{base_url}/health/ready")
         yield base_url, found.group(1)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture
 def page(site: tuple[str, str]) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
+    with chromium() as browser:
         context = browser.new_context(base_url=site[0], locale="en-US", viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15_000)
         try:
             yield context.new_page()
         finally:
             context.close()
-            browser.close()
 
 
 def shoot(page: Any, name: str) -> None:

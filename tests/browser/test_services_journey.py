@@ -9,7 +9,6 @@ eyes) and ends with a record in the SME registry and a sealed certificate. Scree
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -19,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.browser.test_officer_journey import CHROMIUM, NOKOR, SCREENSHOTS, _free_port, _require_chromium
+from tests.browser._support import NOKOR, SCREENSHOTS, Process, chromium, free_port, require_chromium, running, site_env
 
 pytestmark = pytest.mark.browser
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -36,68 +35,30 @@ class Site:
         return done.stdout.strip()
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"not ready in 60 s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    _require_chromium()
+    require_chromium()
     folder = tmp_path_factory.mktemp("services-site")
-    port, bank_port = _free_port(), _free_port()
+    port, bank_port = free_port(), free_port()
     base_url, bank_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bank_port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOKOR_")}
-    env.update({"NOKOR_DATA_DIR": str(folder / "var"), "NOKOR_DATABASE_URL": f"sqlite:///{folder / 'var' / 'nokor.db'}",
-                "NOKOR_LOG_LEVEL": "WARNING", "NOKOR_BASE_URL": base_url, "NOKOR_WORKER_POLL_SECONDS": "0.5"})
+    env = site_env(folder, NOKOR_BASE_URL=base_url, NOKOR_WORKER_POLL_SECONDS="0.5")
     for command in (["db", "upgrade"], ["demo", "load"]):
         subprocess.run([str(NOKOR), *command], cwd=folder, env=env, check=True, capture_output=True, timeout=300)
-    log = (folder / "server.log").open("w")
-    server = subprocess.Popen([str(NOKOR), "serve", "--host", "127.0.0.1", "--port", str(port), "--with-worker"],
-                              cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    bank_log = (folder / "bank.log").open("w")
-    bank = subprocess.Popen([str(NOKOR), "payments", "sandbox-bank", "--port", str(bank_port), "--chaos", "0",
-                             "--callback-url", f"{base_url}/api/v1/payments/callbacks/sandbox"],
-                            cwd=folder, env=env, stdout=bank_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        _wait(f"{base_url}/health/ready", server, folder / "server.log")
-        _wait(f"{bank_url}/health", bank, folder / "bank.log")
+    server = Process(["serve", "--host", "127.0.0.1", "--port", str(port), "--with-worker"], folder=folder, env=env,
+                     log_name="server.log")
+    bank = Process(["payments", "sandbox-bank", "--port", str(bank_port), "--chaos", "0",
+                    "--callback-url", f"{base_url}/api/v1/payments/callbacks/sandbox"], folder=folder, env=env,
+                   log_name="bank.log")
+    with running(server, bank):
+        server.wait_ready(f"{base_url}/health/ready")
+        bank.wait_ready(f"{bank_url}/health")
         yield Site(base_url, bank_url, env, folder)
-    finally:
-        for process in (server, bank):
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
-        bank_log.close()
 
 
 @pytest.fixture
 def browser(site: Site) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def new_page(browser: Any, site: Site, *, phone: bool = False, javascript: bool = True) -> Any:

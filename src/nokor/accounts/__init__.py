@@ -3,7 +3,7 @@
 Other domains use only what is listed here.
 """
 
-from nokor.accounts.demo import demo_staff, load_demo
+from nokor.accounts.demo import demo_role_for, demo_staff, load_demo
 from nokor.accounts.schemas import (
     ApiClientCreate,
     ApiClientRead,
@@ -78,6 +78,7 @@ __all__ = [
     "create_officer",
     "create_org_unit",
     "create_role",
+    "demo_role_for",
     "demo_staff",
     "get_officer",
     "grant_role",

@@ -103,3 +103,21 @@ def demo_staff(session: Session, actor: Actor, *, roles: list[tuple[str, dict[st
         service.grant_role(session, actor, officer_id=officer.id, role_code=role, org_unit_code=unit)
         lines.append(f"officer {username} ({role}) password: {password}")
     return lines
+
+
+def demo_role_for(session: Session, actor: Actor, *, role: tuple[str, dict[str, str], list[str]],
+                  holder: tuple[str, str]) -> bool:
+    """A domain's demo role ``(code, names, permissions)``, created once, granted once to an existing officer
+    ``(username, office)`` in that office. True when the grant was made now (so the caller can say so)."""
+    code, role_name, permissions = role
+    if code not in {r.code for r in service.list_roles(session, actor)}:
+        service.create_role(session, actor, data=RoleCreate(
+            code=code, name=LocalizedName(**role_name), permissions=permissions))
+    username, unit_code = holder
+    officer = next((o for o in service.list_officers(session, actor, search=username).items
+                    if o.username == username), None)
+    if officer is None or any(g.role_code == code for g in service.grants_of_officer(session, actor,
+                                                                                     officer_id=officer.id)):
+        return False
+    service.grant_role(session, actor, officer_id=officer.id, role_code=code, org_unit_code=unit_code)
+    return True

@@ -35,39 +35,30 @@ def load_demo(session: Session) -> list[str]:
         if service.get_subsystem(session, identifier) is None:
             service.ensure_subsystem(session, actor, identifier=identifier, name=title)
             made.append(identifier)
-    provider = f"{settings.exchange_instance}/GOV/NOKOR/registries"
-    if not any(s.code == "registries" for s in service.list_services(session, subsystem=provider)):
-        published = service.publish_internal_service(session, actor, subsystem=provider, code="registries",
-                                                     title="Registry reads (GovStack Digital Registries)",
-                                                     path_prefix="/govstack/registries", endpoints=REGISTRY_READS)
-        for endpoint in REGISTRY_READS:
-            service.grant_access(session, actor, data=AccessRightCreate(
-                service=f"{provider}/registries", subject=CLIENTS[0][0], method=endpoint["method"],
-                path=endpoint["path"]))
-        made.append(f"service {published.subsystem}/{published.code} (open to {CLIENTS[0][0]})")
-    provider = f"{settings.exchange_instance}/GOV/NOKOR/identity"
-    if not any(s.code == "verify" for s in service.list_services(session, subsystem=provider)):
-        # e-KYC is not published: its caller signs in with the relying party's HTTP Basic credentials,
-        # the header the gateway authenticates the agency system with.
-        published = service.publish_internal_service(session, actor, subsystem=provider, code="verify",
-                                                     title="Identity verification (yes/no)",
-                                                     path_prefix="/api/v1/identity", endpoints=IDENTITY_CALLS)
-        for endpoint in IDENTITY_CALLS:
-            service.grant_access(session, actor, data=AccessRightCreate(
-                service=f"{provider}/verify", subject=CLIENTS[2][0], method=endpoint["method"],
-                path=endpoint["path"]))
-        made.append(f"service {published.subsystem}/{published.code} (open to {CLIENTS[2][0]})")
+    instance = settings.exchange_instance
+    made += _publish(session, actor, provider=f"{instance}/GOV/NOKOR/registries", code="registries",
+                     title="Registry reads (GovStack Digital Registries)", path_prefix="/govstack/registries",
+                     endpoints=REGISTRY_READS, subject=CLIENTS[0][0])
+    # e-KYC is not published: its caller signs in with the relying party's HTTP Basic credentials,
+    # the header the gateway authenticates the agency system with.
+    made += _publish(session, actor, provider=f"{instance}/GOV/NOKOR/identity", code="verify",
+                     title="Identity verification (yes/no)", path_prefix="/api/v1/identity",
+                     endpoints=IDENTITY_CALLS, subject=CLIENTS[2][0])
     if service.get_subsystem(session, settings.civil_room) is None:
         made.append(f"room {pubsub.ensure_civil_room(session, settings)}")
-    code, role_name, permissions = ROLE
-    if code not in {r.code for r in accounts.list_roles(session, actor)}:
-        accounts.create_role(session, actor, data=accounts.RoleCreate(
-            code=code, name=accounts.LocalizedName(**role_name), permissions=permissions))
-    username, unit_code = ROLE_HOLDER
-    holder = next((o for o in accounts.list_officers(session, actor, search=username).items
-                   if o.username == username), None)
-    if holder is not None and not any(g.role_code == code for g in
-                                      accounts.grants_of_officer(session, actor, officer_id=holder.id)):
-        accounts.grant_role(session, actor, officer_id=holder.id, role_code=code, org_unit_code=unit_code)
-        made.append(f"officer {username} manages the exchange (/admin/exchange)")
+    if accounts.demo_role_for(session, actor, role=ROLE, holder=ROLE_HOLDER):
+        made.append(f"officer {ROLE_HOLDER[0]} manages the exchange (/admin/exchange)")
     return [f"data exchange: {', '.join(made)} (gateway at /r1/...)"] if made else []
+
+
+def _publish(session: Session, actor: Actor, *, provider: str, code: str, title: str, path_prefix: str,
+             endpoints: list[dict[str, str]], subject: str) -> list[str]:
+    """Publish one of Nokor's own APIs through the gateway, open to one client, once."""
+    if any(s.code == code for s in service.list_services(session, subsystem=provider)):
+        return []
+    published = service.publish_internal_service(session, actor, subsystem=provider, code=code, title=title,
+                                                 path_prefix=path_prefix, endpoints=endpoints)
+    for endpoint in endpoints:
+        service.grant_access(session, actor, data=AccessRightCreate(
+            service=f"{provider}/{code}", subject=subject, method=endpoint["method"], path=endpoint["path"]))
+    return [f"service {published.subsystem}/{published.code} (open to {subject})"]

@@ -29,17 +29,8 @@ def load_demo(session: Session) -> list[str]:
     except Problem as exc:
         # Keys of an existing hierarchy that are not in this data dir: say so, load the rest of the demo.
         return [f"trust services: not loaded: {exc}"]
-    code, name, permissions = ROLE
-    if code not in {r.code for r in accounts.list_roles(session, actor)}:
-        accounts.create_role(session, actor, data=accounts.RoleCreate(
-            code=code, name=accounts.LocalizedName(**name), permissions=permissions))
-    username, unit_code = ROLE_HOLDER
-    holder = next((o for o in accounts.list_officers(session, actor, search=username).items
-                   if o.username == username), None)
-    if holder is not None and not any(g.role_code == code for g in
-                                      accounts.grants_of_officer(session, actor, officer_id=holder.id)):
-        accounts.grant_role(session, actor, officer_id=holder.id, role_code=code, org_unit_code=unit_code)
-        made.append(f"officer {username} is a {code} (/admin/trust/certificates)")
+    if accounts.demo_role_for(session, actor, role=ROLE, holder=ROLE_HOLDER):
+        made.append(f"officer {ROLE_HOLDER[0]} is a {ROLE[0]} (/admin/trust/certificates)")
     return [f"trust services: {'; '.join(made)}"] if made else []
 
 
