@@ -3,6 +3,7 @@ officer, who compares both records and decides, with the decision kept."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import date, timedelta
 
@@ -14,7 +15,7 @@ from tests.civil.factories import SYSTEM, VILLAGE, birth, make_resident, registe
 from nokor import civil
 from nokor.audit.models import AuditEntry
 from nokor.civil import service
-from nokor.civil.schemas import DuplicateDecision, PersonCheck
+from nokor.civil.schemas import CivilRules, DuplicateDecision, PersonCheck
 from nokor.kit.actor import Actor
 from nokor.kit.errors import Conflict, Forbidden, ValidationFailed
 
@@ -150,3 +151,18 @@ class TestFindDuplicates:
         make_resident(db)
         assert service.find_duplicates(db, SYSTEM, data=PersonCheck(
             given_name="Vibol", family_name="Keo", birth_date=date(1990, 5, 17))) == []
+
+    def test_a_person_known_by_the_year_is_found_among_many_born_on_the_first_of_january(
+            self, db: Session) -> None:
+        # Everyone registered with only a year of birth is stored as born on the 1st of January: such a
+        # crowd must not push the true resident out of the blocks.
+        lines = ["given_name,family_name,given_name_latin,family_name_latin,sex,birth_date,village_code"]
+        lines += [f"Person{i},Crowd{i},,,F,1960,{VILLAGE}" for i in range(450)]
+        lines.append("ស្រីនាង,សុខ,Sreyneang,Sok,F,1960-07-04,")
+        civil.import_residents(db, SYSTEM, stream=io.StringIO("\n".join(lines) + "\n"), rules=CivilRules(),
+                               check_duplicates=False, reason="test")
+        person = civil.search_residents(db, SYSTEM, purpose="test", name="Sreyneang")[0]
+        found = service.find_duplicates(db, SYSTEM, data=PersonCheck(
+            given_name="Sreinang", family_name="Sok", sex="F", birth_date=date(1960, 1, 1),
+            birth_date_precision="year"))
+        assert [c.resident.nin for c in found][:1] == [person.nin]

@@ -61,6 +61,15 @@ class TestSameResident:
         assert score(SREYNEANG, copy) >= DEFAULT_THRESHOLD
         assert set(compare(SREYNEANG, copy).parts) == {"name", "birth_date"}
 
+    def test_born_a_day_earlier_across_the_end_of_a_month(self) -> None:
+        copy = Person("Sreyneang", "Sok", "", "", "F", date(1994, 2, 28), "day", "12010101")
+        last_day = Person("Sreyneang", "Sok", "", "", "F", date(1994, 3, 1), "day", "12010101")
+        assert score(last_day, copy) >= DEFAULT_THRESHOLD
+
+    def test_a_transposed_letter_in_the_name_with_everything_else_the_same(self) -> None:
+        copy = Person("Sryeneang", "Sok", "", "", "F", date(1994, 3, 12), "day", "12010101", "ចាន់ ធីតា", "សុខ វិបុល")
+        assert score(SREYNEANG, copy) >= DEFAULT_THRESHOLD
+
     def test_given_and_family_name_written_the_other_way_round(self) -> None:
         copy = Person("Sok", "Sreyneang", "", "", "F", date(1994, 3, 12), "day", "12010101")
         assert score(SREYNEANG, copy) >= DEFAULT_THRESHOLD
@@ -80,6 +89,17 @@ class TestOtherPeople:
     def test_a_namesake_born_elsewhere_years_apart(self) -> None:
         namesake = Person("ស្រីនាង", "សុខ", "Sreyneang", "Sok", "F", date(1971, 6, 20), "day", "17100901")
         assert score(SREYNEANG, namesake) < DEFAULT_THRESHOLD
+
+    def test_a_namesake_born_the_same_month_in_another_province(self) -> None:
+        # a common name and a birthday a week apart: without the same place, another person
+        namesake = Person("Sreyneang", "Sok", "", "", "F", date(1994, 3, 19), "day", "17100901")
+        assert score(SREYNEANG, namesake) < DEFAULT_THRESHOLD
+
+    def test_a_namesake_born_the_same_year_elsewhere_when_only_the_year_is_known(self) -> None:
+        namesake = Person("Sreyneang", "Sok", "", "", "F", date(1994, 1, 1), "year", "17100901")
+        assert score(SREYNEANG, namesake) < DEFAULT_THRESHOLD
+        same_village = Person("Sreyneang", "Sok", "", "", "F", date(1994, 1, 1), "year", "12010101")
+        assert score(SREYNEANG, same_village) >= DEFAULT_THRESHOLD
 
     def test_another_arabic_name_sharing_letters(self) -> None:
         ahmed = Person("أحمد", "علي", "Ahmed", "Ali", "M", date(1980, 5, 6), "day", "02010101")
@@ -103,6 +123,7 @@ class TestParts:
         assert date_similarity(date(1994, 3, 12), "day", date(1994, 12, 3), "day") == 0.9
         assert date_similarity(date(1994, 3, 12), "day", date(1994, 1, 1), "year") == 0.9
         assert date_similarity(date(1994, 3, 12), "day", date(1960, 8, 30), "day") == 0.0
+        assert date_similarity(date(1994, 12, 31), "day", date(1995, 1, 1), "day") == 0.7
         assert swapped(date(1994, 3, 12)) == date(1994, 12, 3)
         assert swapped(date(1994, 3, 13)) is None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -67,8 +68,9 @@ def search(session: Session, person: matching.Person, *, threshold: float, limit
     born = person.birth_date
     if born is None:
         return []
-    dates = [born]
-    if person.birth_date_precision == "day":
+    dates: list[date] = []
+    if person.birth_date_precision == "day":  # a date known to the year only is looked up by year
+        dates.append(born)
         other = matching.swapped(born)
         if other is not None:
             dates.append(other)

@@ -20,7 +20,9 @@ from anyascii import anyascii
 from rapidfuzz import fuzz
 
 # Weights of the parts of a score (normalised over the parts both records have).
-WEIGHTS = {"name": 0.5, "birth_date": 0.2, "sex": 0.1, "place": 0.1, "parents": 0.15}
+# The place of birth weighs as much as the date: two records naming different provinces are rarely one
+# person, however common the name, while the same village is as telling as the same birthday.
+WEIGHTS = {"name": 0.5, "birth_date": 0.2, "sex": 0.1, "place": 0.2, "parents": 0.15}
 DEFAULT_THRESHOLD = 0.8
 _NOT_LETTER = re.compile(r"[^a-z ]+")
 _DIGRAPHS = (("kh", "k"), ("ch", "c"), ("ph", "p"), ("th", "t"), ("sh", "s"), ("gh", "g"), ("dh", "d"),
@@ -176,6 +178,8 @@ def date_similarity(a: date, a_precision: str, b: date, b_precision: str) -> flo
         return 1.0
     if (a.year, a.month, a.day) == (b.year, b.day, b.month):
         return 0.9
+    if abs((a - b).days) == 1:
+        return 0.7  # a one-day slip, also across the end of a month or year
     same = (a.year == b.year) + (a.month == b.month) + (a.day == b.day)
     if same == 2:
         if a.year != b.year:
@@ -201,6 +205,16 @@ def swapped(day: date) -> date | None:
         return None
 
 
+def place_similarity(a: str, b: str) -> float:
+    """1 for the same village; less for the same commune, district or province (codes PPDDCCVV); 0 otherwise."""
+    if a == b:
+        return 1.0
+    for length, score in ((6, 0.6), (4, 0.4), (2, 0.2)):
+        if a[:length] == b[:length]:
+            return score
+    return 0.0
+
+
 def _parents_similarity(a: Person, b: Person) -> float | None:
     scores = []
     for x, y in ((a.mother_name, b.mother_name), (a.father_name, b.father_name)):
@@ -220,8 +234,7 @@ def compare(a: Person, b: Person) -> Score:
     if a.sex and b.sex and "X" not in (a.sex, b.sex):
         parts["sex"] = 1.0 if a.sex == b.sex else 0.0
     if a.place_code and b.place_code:
-        parts["place"] = 1.0 if a.place_code == b.place_code else (
-            0.5 if a.place_code[:6] == b.place_code[:6] else 0.0)
+        parts["place"] = place_similarity(a.place_code, b.place_code)
     parents = _parents_similarity(a, b)
     if parents is not None:
         parts["parents"] = round(parents, 4)

@@ -6,9 +6,9 @@ import random
 import uuid
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, func, select, union_all
 from sqlalchemy.orm import Session
 
 from nokor.civil.models import (
@@ -101,19 +101,32 @@ CANDIDATE_COLUMNS = (Resident.id, Resident.nin, Resident.given_name, Resident.fa
 
 
 def duplicate_candidates(session: Session, *, dates: Sequence[date], year: int, place: str | None,
-                         keys: Sequence[str], limit: int = 400) -> Sequence[Row[Any]]:
+                         keys: Sequence[str], per_block: int = 200) -> list[Row[Any]]:
     """Residents in the blocks of a person: the same date of birth (or with day and month swapped),
     the same birth year and place, or the same name key born within a year. Residents found to be
-    duplicates themselves are left out."""
+    duplicates themselves are left out.
+
+    One statement, each block with its own limit, so that a crowded block (everyone registered as
+    born on the 1st of January of a year) cannot crowd out the others; a resident found in two
+    blocks is returned once."""
     start, end = date(max(year - 1, 1), 1, 1), date(min(year + 1, 9999), 12, 31)
-    blocks: list[ColumnElement[bool]] = [Resident.birth_date.in_(dates)]
+    blocks: list[ColumnElement[bool]] = []
+    if dates:
+        blocks.append(Resident.birth_date.in_(dates))
     if place:
         blocks.append(and_(Resident.birth_place_code == place,
                            Resident.birth_date.between(date(year, 1, 1), date(year, 12, 31))))
     if keys:
         blocks.append(and_(Resident.name_key.in_(keys), Resident.birth_date.between(start, end)))
-    query = select(*CANDIDATE_COLUMNS).where(or_(*blocks), Resident.status != "duplicate").limit(limit)
-    return cast(Sequence[Row[Any]], session.execute(query).all())
+    if not blocks:
+        return []
+    parts = [select(*CANDIDATE_COLUMNS).where(block, Resident.status != "duplicate").limit(per_block).subquery()
+             for block in blocks]
+    query = union_all(*(select(*part.c) for part in parts))
+    rows: dict[uuid.UUID, Row[Any]] = {}
+    for row in session.execute(query):
+        rows.setdefault(row.id, row)
+    return list(rows.values())
 
 
 def duplicate_cases(session: Session, *, state: str | None = None, event_id: uuid.UUID | None = None,
