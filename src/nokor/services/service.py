@@ -127,14 +127,20 @@ def _add_version(session: Session, actor: Actor, service: Service, number: int,
     return version
 
 
-def create_service(session: Session, actor: Actor, *, data: ServiceCreate) -> ServiceRead:
-    """Add a service to the catalogue with its first version, owned by an organisation unit."""
-    unit = next((u for u in accounts.list_org_units(session, Actor.system("services"))
-                 if u.code == data.org_unit_code), None)
+def _managed_unit(session: Session, actor: Actor, code: str) -> accounts.OrgUnitRead:
+    """The organisation unit a new service or consultation belongs to: it must exist (422 naming the field)
+    and the actor must manage services there (403)."""
+    unit = next((u for u in accounts.list_org_units(session, Actor.system("services")) if u.code == code), None)
     if unit is None:
         raise ValidationFailed(errors=[field_error(["org_unit_code"], _("There is no organisation unit with this "
                                                                         "code."), "unknown_org_unit")])
     actor.require(SERVICES_MANAGE, unit.id)
+    return unit
+
+
+def create_service(session: Session, actor: Actor, *, data: ServiceCreate) -> ServiceRead:
+    """Add a service to the catalogue with its first version, owned by an organisation unit."""
+    unit = _managed_unit(session, actor, data.org_unit_code)
     if repository.service_by_code(session, data.code) is not None:
         raise Conflict(_("A service with this code already exists."))
     name = _check_version(session, data)
@@ -837,12 +843,7 @@ def _consultation_read(session: Session, row: Consultation, *, states: tuple[str
 
 def create_consultation(session: Session, actor: Actor, *, data: ConsultationCreate) -> ConsultationRead:
     """Publish a draft rule or plan for public comment until ``closes_at``."""
-    unit = next((u for u in accounts.list_org_units(session, Actor.system("services"))
-                 if u.code == data.org_unit_code), None)
-    if unit is None:
-        raise ValidationFailed(errors=[field_error(["org_unit_code"], _("There is no organisation unit with this "
-                                                                        "code."), "unknown_org_unit")])
-    actor.require(SERVICES_MANAGE, unit.id)
+    unit = _managed_unit(session, actor, data.org_unit_code)
     title, body = _clean_texts(data.title), _clean_texts(data.body)
     errors = []
     if not title:
