@@ -249,6 +249,54 @@ class TestRecording:
         assert entry.actor_name == "registrar.pnh" and entry.reason == "birth certificate"
         assert entry.after == {"fields": ["birth_date", "name"]}
 
+    def test_a_batch_of_readings_is_chained_in_order_and_verifies(self, db):
+        from nokor.kit.context import client_ip_var, request_id_var
+
+        bank = Actor(kind="client", id=None, name="Bank", grants={})
+        _write(db, 1)  # an entry written one at a time, before the batch
+        token = request_id_var.set("req-batch")
+        ip = client_ip_var.set("10.0.0.7")
+        try:
+            accesses = [audit.Access(actor=bank, subject_type="resident", subject_id=f"R{i}", purpose=f"check {i}",
+                                     fields=["name", "birth_date"] if i % 2 else None) for i in range(5)]
+        finally:
+            request_id_var.reset(token)
+            client_ip_var.reset(ip)
+        accesses.append(audit.Access(actor=SYSTEM, subject_type="resident", subject_id="R9", purpose="own call",
+                                     request_id="req-other", client_ip=None))
+        ids = audit.record_accesses(db, accesses)
+        db.commit()
+        assert len(ids) == 6 and audit.seal_entries(db) == 7
+        db.commit()
+        rows = db.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        assert [r.subject_id for r in rows] == ["T0", "R0", "R1", "R2", "R3", "R4", "R9"]
+        assert [r.id for r in rows[1:]] == ids
+        assert rows[2].after == {"fields": ["birth_date", "name"]} and rows[1].after is None
+        assert {(r.request_id, r.client_ip) for r in rows[1:6]} == {("req-batch", "10.0.0.7")}
+        assert (rows[6].request_id, rows[6].client_ip, rows[6].actor_kind) == ("req-other", None, "system")
+        page = audit.list_entries(db, SYSTEM, category="access", subject_id="R3")
+        assert page.items[0].reason == "check 3" and page.items[0].actor_name == "Bank"
+        report = audit.verify_chain(db)
+        assert report.ok and report.count == 7
+
+    def test_an_edited_batch_entry_is_named(self, db):
+        ids = audit.record_accesses(db, [audit.Access(actor=SYSTEM, subject_type="resident", subject_id=f"R{i}",
+                                                      purpose="check", fields=["name"]) for i in range(3)])
+        db.commit()
+        db.execute(update(AuditEntry).where(AuditEntry.id == ids[1]).values(reason="nothing to see"))
+        db.commit()
+        report = audit.verify_chain(db)
+        assert not report.ok and report.broken_id == ids[1]
+
+    def test_a_batch_with_a_reading_without_purpose_writes_nothing(self, db):
+        with pytest.raises(ValidationFailed):
+            audit.record_accesses(db, [
+                audit.Access(actor=SYSTEM, subject_type="resident", subject_id="R1", purpose="check"),
+                audit.Access(actor=SYSTEM, subject_type="resident", subject_id="R2", purpose=" ")])
+        db.commit()
+        assert db.scalar(select(func.count()).select_from(AuditEntry)) == 0
+        assert audit.record_accesses(db, []) == []
+
     def test_reading_the_trail_needs_permission(self, db):
         with pytest.raises(Forbidden):
             audit.list_entries(db, CLERK)

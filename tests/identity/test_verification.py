@@ -6,13 +6,19 @@ import asyncio
 import uuid
 from datetime import date
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import issue_key
 from tests.identity.factories import RULES, SYSTEM, make_citizen
 
 from nokor import accounts, audit, civil
+from nokor.audit.models import AuditEntry
 from nokor.identity import VerificationRequest, VerificationResult
+from nokor.identity.api import VerificationFastPath
+from nokor.identity.models import Verification
 from nokor.identity.verifier import BatchVerifier
 from nokor.kit.actor import Actor
 
@@ -155,3 +161,78 @@ class TestBatchedPath:
             log = audit.list_entries(db, SYSTEM, subject_type="civil_resident", subject_id=str(resident.id),
                                      category="access").items
             assert {t for t in wanted if any(t in (e.reason or "") for e in log)} == wanted
+
+
+class TestConcurrentCalls:
+    """Many agencies' calls in flight at once, as in production: each answer is its own, each is logged."""
+
+    def test_concurrent_calls_get_their_own_answers_records_and_log_entries(
+            self, app, db: Session, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        sophea = make_citizen(db)
+        dara = make_citizen(db, given_name="ដារា", family_name="សុខ", given_name_latin="Dara", family_name_latin="Sok",
+                            sex="M", birth_date=date(1988, 1, 2))
+        key = issue_key(db, permissions=["identity.verify"], identity="KH/BANK/ABA/kyc")
+        forbidden = issue_key(db, permissions=["civil.read"])
+        db.commit()
+        lookups = []
+        authenticate = accounts.authenticate_api_key
+
+        def counted(session: Session, *, key: str, cache_seconds: float = 0.0) -> Actor | None:
+            lookups.append(key)
+            return authenticate(session, key=key, cache_seconds=cache_seconds)
+
+        monkeypatch.setattr(accounts, "authenticate_api_key", counted)
+        unknown = civil.generate_nin()
+        probes = []  # (body, expected answer)
+        for i in range(24):
+            person, other = (sophea, dara) if i % 2 else (dara, sophea)
+            right = f"{person.given_name_latin} {person.family_name_latin}"
+            probes.append([({"individual_id": person.nin, "name": right, "birth_date": person.birth_date.isoformat()},
+                            True),
+                           ({"individual_id": person.nin, "name": f"{other.given_name_latin} {other.family_name_latin}"},
+                            False),
+                           ({"individual_id": person.nin, "sex": person.sex}, True),
+                           ({"individual_id": unknown, "sex": "F"}, False)][i % 4])
+
+        async def all_at_once() -> tuple[list[httpx.Response], list[httpx.Response]]:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+                calls = [c.post("/api/v1/identity/verify", json=body, headers={
+                    "authorization": f"Bearer {key}", "x-request-id": f"call-{i}"}) for i, (body, _m) in
+                    enumerate(probes)]
+                refused = [c.post("/api/v1/identity/verify", json={"individual_id": sophea.nin, "sex": "F"},
+                                  headers={"authorization": f"Bearer {who}"}) for who in (forbidden, "nk_wrong_key")]
+                answers = await asyncio.gather(*calls, *refused)
+            return list(answers[:len(probes)]), list(answers[len(probes):])
+
+        try:
+            answers, refusals = asyncio.run(all_at_once())
+        finally:
+            layer = app.middleware_stack
+            while not isinstance(layer, VerificationFastPath):
+                layer = layer.app
+            layer.verifier.stop()
+        assert [r.status_code for r in refusals] == [403, 401]
+        assert all(r.headers["content-type"] == "application/problem+json" for r in refusals)
+        assert [r.status_code for r in answers] == [200] * len(probes)
+        assert [r.json()["match"] for r in answers] == [match for _body, match in probes]
+        assert lookups.count(key) == 1  # the calls of a key not yet checked wait for one lookup, then all batch
+        db.expire_all()
+        ids = [r.json()["transaction_id"] for r in answers]
+        assert len(set(ids)) == len(ids)
+        records = {v.transaction_id: v for v in db.scalars(select(Verification)).all()}
+        entries = {e.reason: e for e in db.scalars(select(AuditEntry).where(AuditEntry.category == "access")).all()}
+        for i, ((body, match), tid) in enumerate(zip(probes, ids, strict=True)):
+            record = records[tid]
+            assert record.matched is match and record.requester == "KH/BANK/ABA/kyc"
+            entry = entries.get(f"identity verification (yes/no), transaction {tid}")
+            if body["individual_id"] == unknown:  # no person, no access-log entry; the record shows the call
+                assert entry is None and record.resident_id is None
+                continue
+            assert entry is not None and entry.request_id == f"call-{i}" and entry.subject_id == str(record.resident_id)
+            assert entry.after == {"fields": sorted(k for k in body if k != "individual_id")}
+        assert len(records) == len(probes)
+        audit.seal_entries(db)  # as the worker does: the access-log entries take their place in the chain
+        db.commit()
+        db.expire_all()
+        report = audit.verify_chain(db)
+        assert report.ok and report.unsealed == 0

@@ -45,6 +45,7 @@ from nokor.exchange.service import Directory, ServiceEntry
 from nokor.exchange.transport import GatewayTransport, ResponseTooLarge
 from nokor.kit.actor import Actor
 from nokor.kit.time import utcnow
+from nokor.web.middleware import replay_body
 
 log = structlog.get_logger("nokor.exchange.gateway")
 
@@ -679,16 +680,6 @@ class GatewayMiddleware:
         assert self.runtime.inner is not None
         inner_scope = {**scope, "path": path, "raw_path": path.encode(), "query_string": query, "method": method,
                        "headers": headers, "state": state, "root_path": ""}
-        sent = False
-
-        async def inner_receive() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)
-            return {"type": "http.disconnect"}
-
         answer: dict[str, Any] = {"status": 500, "headers": [], "body": []}
 
         async def inner_send(message: Message) -> None:
@@ -698,7 +689,7 @@ class GatewayMiddleware:
             elif message["type"] == "http.response.body":
                 answer["body"].append(message.get("body", b""))
 
-        await self.runtime.inner(inner_scope, inner_receive, inner_send)
+        await self.runtime.inner(inner_scope, replay_body(body), inner_send)
         return answer["status"], answer["headers"], b"".join(answer["body"])
 
     async def _internal(self, scope: Scope, service: ServiceEntry, method: str, rest: str, query: bytes,

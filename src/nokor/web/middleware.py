@@ -3,6 +3,7 @@ body-size limit, metrics and an access log line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -27,6 +28,24 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 log = structlog.get_logger("nokor.http")
+
+
+def replay_body(body: bytes, receive: Receive | None = None) -> Receive:
+    """An ASGI ``receive`` for an app that reads a request body someone already read in full: ``body`` as the one
+    ``http.request`` message, then whatever ``receive`` gives (the client's disconnect). With no ``receive`` (a call
+    made in process, nobody behind it) nothing more comes: it waits until the app, done, cancels the wait."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if receive is not None:
+            return await receive()
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+    return replay
 
 
 class Metrics:
