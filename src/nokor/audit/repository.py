@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, bindparam, select, update
+from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -51,6 +51,13 @@ def write_seals(session: Session, changes: list[dict[str, Any]]) -> None:
         .values(seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), entry_hash=bindparam("b_hash")),
         changes,
     )
+
+
+def insert_entries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert new (unsealed) entries, given as column values, in one multi-row statement."""
+    table = AuditEntry.__table__
+    assert isinstance(table, Table)
+    session.execute(insert(table), rows)
 
 
 def get_head(session: Session) -> AuditChainHead | None:
