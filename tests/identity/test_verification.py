@@ -187,10 +187,10 @@ class TestConcurrentCalls:
         for i in range(24):
             person, other = (sophea, dara) if i % 2 else (dara, sophea)
             right = f"{person.given_name_latin} {person.family_name_latin}"
+            wrong = f"{other.given_name_latin} {other.family_name_latin}"
             probes.append([({"individual_id": person.nin, "name": right, "birth_date": person.birth_date.isoformat()},
                             True),
-                           ({"individual_id": person.nin, "name": f"{other.given_name_latin} {other.family_name_latin}"},
-                            False),
+                           ({"individual_id": person.nin, "name": wrong}, False),
                            ({"individual_id": person.nin, "sex": person.sex}, True),
                            ({"individual_id": unknown, "sex": "F"}, False)][i % 4])
 

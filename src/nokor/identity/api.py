@@ -4,11 +4,13 @@ relying parties and consent agreements."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-import json
 from typing import Annotated, Any
 
+import orjson
+import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
@@ -18,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nokor import accounts, trust
 from nokor.config import Settings
+from nokor.db import session_scope
 from nokor.identity import oidc, service
 from nokor.identity.schemas import (
     AgreementCreate,
@@ -30,11 +33,14 @@ from nokor.identity.schemas import (
     VerificationResult,
 )
 from nokor.identity.verifier import BatchVerifier
+from nokor.kit.actor import Actor
 from nokor.kit.errors import Problem, problem_responses
 from nokor.web.deps import CurrentActor, DbSession
+from nokor.web.middleware import replay_body
 
 router = APIRouter(tags=["identity"])
 PROBLEMS = problem_responses(401, 403, 404, 409, 422)
+log = structlog.get_logger("nokor.identity.api")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -167,17 +173,22 @@ VERIFY_PATH = "/api/v1/identity/verify"
 class VerificationFastPath:
     """The lean path of ``POST /api/v1/identity/verify`` for an agency system calling again and again.
 
-    A call with an API key this process verified a moment ago (``accounts.cached_api_key``), holding
-    ``identity.verify``, and a JSON body that is a valid request with something to compare is answered here,
-    through the ``BatchVerifier`` (one transaction for all calls waiting at that moment, the answer only after
-    its access-log entry is committed), without the router, the dependencies and a thread per call. Every
-    other call (first use of a key, wrong key, missing permission, bad body) goes on to the route below,
-    which answers exactly as before, so refusals keep their problem+json answers and audit.
+    A call with a good API key holding ``identity.verify`` and a JSON body that is a valid request with
+    something to compare is answered here, through the ``BatchVerifier`` (one transaction for all calls
+    waiting at that moment, the answer only after its access-log entry is committed), without the router,
+    the dependencies and a thread per call. The key is one this process verified a moment ago
+    (``accounts.cached_api_key``); when its cache entry has expired, or on its first use, one lookup checks it
+    again for every call that carries it meanwhile, so the calls of a busy client never spill over to the
+    slow path together. Every other call (wrong or revoked key, missing permission, bad body) goes on to the
+    route below, which answers exactly as before, so refusals keep their problem+json answers and audit.
     """
 
     def __init__(self, app: ASGIApp, settings: Settings, session_factory: sessionmaker[Session]) -> None:
         self.app = app
+        self.session_factory = session_factory
+        self.cache_seconds = settings.api_key_cache_seconds
         self.verifier = BatchVerifier(session_factory, rules_from(settings))
+        self._lookups: dict[str, asyncio.Future[Actor | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == VERIFY_PATH and scope["method"] == "POST":
@@ -195,12 +206,30 @@ class VerificationFastPath:
             return message
         return wrapped
 
+    async def _actor(self, key: str) -> Actor | None:
+        """The actor of ``key`` if it is good: from the cache, or from one lookup shared by the calls waiting."""
+        actor = accounts.cached_api_key(key)
+        if actor is not None or self.cache_seconds <= 0:
+            return actor
+        pending = self._lookups.get(key)
+        if pending is None:
+            pending = self._lookups[key] = asyncio.ensure_future(asyncio.to_thread(self._authenticate, key))
+            pending.add_done_callback(lambda _done: self._lookups.pop(key, None))
+        return await asyncio.shield(pending)
+
+    def _authenticate(self, key: str) -> Actor | None:
+        try:
+            with session_scope(self.session_factory) as session:
+                return accounts.authenticate_api_key(session, key=key, cache_seconds=self.cache_seconds)
+        except Exception:  # the route looks again and answers whatever happens
+            log.warning("identity.key_lookup_failed", exc_info=True)
+            return None
+
     async def _verify(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
-        key = _api_key_of(headers.get(b"authorization", b"").decode("latin-1"))
-        actor = accounts.cached_api_key(key) if key else None
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if actor is None or b"information-mediator-client" in headers or content_type != b"application/json":
+        key = _api_key_of(headers.get(b"authorization", b"").decode("latin-1"))
+        if key is None or b"information-mediator-client" in headers or content_type != b"application/json":
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -212,22 +241,27 @@ class VerificationFastPath:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        actor = await self._actor(key)
         try:
-            data = VerificationRequest.model_validate(json.loads(body))
+            data = _read_request(body)
         except (ValueError, ValidationError):
             data = None
-        if data is None or not service.can_verify(actor, data):
-            await self.app(scope, _replay(body, receive), send)
+        if actor is None or data is None or not service.can_verify(actor, data):
+            await self.app(scope, replay_body(body, receive), send)
             return
         try:
             result = await self.verifier.verify(actor, data)
         except Problem:  # refused before anything was written: the route gives the refusal its usual answer
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
-        answer = json.dumps(result.model_dump(mode="json"), separators=(",", ":")).encode()
+        answer = orjson.dumps({"transaction_id": result.transaction_id, "match": result.match})
         await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]})
+            *_JSON_HEADERS, (b"content-length", str(len(answer)).encode())]})
         await send({"type": "http.response.body", "body": answer})
+
+
+_JSON_HEADERS = ((b"content-type", b"application/json"),)
+_read_request = VerificationRequest.__pydantic_validator__.validate_json
 
 
 def _api_key_of(header: str) -> str | None:
@@ -236,18 +270,6 @@ def _api_key_of(header: str) -> str | None:
     if rest:
         return rest.strip() if scheme.lower() == "bearer" else None
     return header.strip() or None
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-    return replay
 
 
 @router.post(VERIFY_PATH, response_model=VerificationResult, responses=PROBLEMS,

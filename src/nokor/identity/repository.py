@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from nokor.identity.models import (
@@ -18,6 +19,7 @@ from nokor.identity.models import (
     ConsentRecord,
     LoginChallenge,
     RelyingParty,
+    Verification,
 )
 
 
@@ -108,3 +110,10 @@ def given_consents_for_client(session: Session, *, resident_id: uuid.UUID,
             .where(ConsentRecord.resident_id == resident_id, ConsentRecord.state == "given",
                    ConsentAgreement.client_id == client_id, ConsentAgreement.active.is_(True)))
     return [(row[0], row[1]) for row in session.execute(stmt)]
+
+
+def insert_verifications(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert verification records, given as column values, in one multi-row statement."""
+    table = Verification.__table__
+    assert isinstance(table, Table)
+    session.execute(insert(table), rows)

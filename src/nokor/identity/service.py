@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nokor import audit, civil, messaging
+from nokor.db import new_id
 from nokor.identity import repository
 from nokor.identity.models import (
     CitizenAccount,
@@ -26,7 +29,6 @@ from nokor.identity.models import (
     ConsentRecord,
     LoginChallenge,
     RelyingParty,
-    Verification,
 )
 from nokor.identity.schemas import (
     ATTRIBUTES,
@@ -590,10 +592,25 @@ def verification_subjects(session: Session, numbers: list[str]) -> dict[str, civ
     return civil.residents_for_authentication(session, numbers=numbers)
 
 
-def answer_verification(session: Session, actor: Actor, *, data: VerificationRequest,
-                        resident: civil.ResidentRead | None, rules: IdentityRules) -> VerificationResult:
-    """Compare ``data`` with ``resident`` (the person the number names, None for no living person) and add the
-    access-log entry and the verification record to the session; the caller flushes and commits."""
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One verification call compared, not yet written: the answer, and what its records will say."""
+
+    result: VerificationResult
+    requester: str
+    resident_id: uuid.UUID | None
+    compared: list[str]
+    details: dict[str, Any]
+    access: audit.Access | None  # the access-log entry (None when no living person has the number)
+
+
+def judge_verification(actor: Actor, *, data: VerificationRequest, resident: civil.ResidentRead | None,
+                       rules: IdentityRules) -> Judged:
+    """Compare ``data`` with ``resident`` (the person the number names, None for no living person); writes nothing.
+
+    Call it in the request's context: the access-log entry takes its request id and client address from it.
+    ``record_verifications`` then writes what it decided, for one call or a batch.
+    """
     actor.require(IDENTITY_VERIFY)
     compared = _compared(data)
     if not compared:
@@ -602,6 +619,7 @@ def answer_verification(session: Session, actor: Actor, *, data: VerificationReq
     transaction_id = uuid.uuid4().hex
     matched = resident is not None
     details: dict[str, Any] = {}
+    access = None
     if resident is not None:
         if data.name:
             score = _name_score(data.name, resident)
@@ -613,12 +631,35 @@ def answer_verification(session: Session, actor: Actor, *, data: VerificationReq
             matched = matched and data.sex == resident.sex
         if data.address_code:
             matched = matched and data.address_code == resident.address_code
-        audit.record_access(session, actor, subject_type="civil_resident", subject_id=resident.id,
-                            purpose=f"identity verification (yes/no), transaction {transaction_id}", fields=compared)
-    session.add(Verification(transaction_id=transaction_id, requester=(actor.identity or actor.name)[:200],
-                             resident_id=resident.id if resident else None, attributes=compared, matched=matched,
-                             details=details))
-    return VerificationResult(transaction_id=transaction_id, match=matched)
+        access = audit.Access(actor=actor, subject_type="civil_resident", subject_id=resident.id,
+                              purpose=f"identity verification (yes/no), transaction {transaction_id}",
+                              fields=compared)
+    return Judged(result=VerificationResult(transaction_id=transaction_id, match=matched),
+                  requester=(actor.identity or actor.name)[:200], resident_id=resident.id if resident else None,
+                  compared=compared, details=details, access=access)
+
+
+def record_verifications(session: Session, judged: Sequence[Judged]) -> None:
+    """Write the access-log entries and verification records of judged calls, one multi-row insert per table;
+    the caller commits, and only then may the answers leave."""
+    accesses = [item.access for item in judged if item.access is not None]
+    if accesses:
+        audit.record_accesses(session, accesses)
+    if judged:
+        now = utcnow()
+        repository.insert_verifications(session, [
+            {"id": new_id(), "transaction_id": item.result.transaction_id, "requester": item.requester,
+             "resident_id": item.resident_id, "attributes": item.compared, "matched": item.result.match,
+             "details": item.details, "created_at": now} for item in judged])
+
+
+def answer_verification(session: Session, actor: Actor, *, data: VerificationRequest,
+                        resident: civil.ResidentRead | None, rules: IdentityRules) -> VerificationResult:
+    """Compare ``data`` with ``resident`` and write the access-log entry and the verification record in the
+    session; the caller commits."""
+    judged = judge_verification(actor, data=data, resident=resident, rules=rules)
+    record_verifications(session, [judged])
+    return judged.result
 
 
 def verify_identity(session: Session, actor: Actor, *, data: VerificationRequest,
@@ -633,9 +674,7 @@ def verify_identity(session: Session, actor: Actor, *, data: VerificationRequest
         raise _fail("name", _("Give at least one attribute to compare: name, date of birth, sex or address."),
                     "nothing_to_compare")
     resident = civil.resident_for_authentication(session, number=data.individual_id)
-    result = answer_verification(session, actor, data=data, resident=resident, rules=rules)
-    session.flush()
-    return result
+    return answer_verification(session, actor, data=data, resident=resident, rules=rules)
 
 
 # --- "my data" --------------------------------------------------------------------------------

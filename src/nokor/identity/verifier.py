@@ -1,7 +1,8 @@
 """Yes/no verification in batches (group commit): the fast answer to many agencies calling at once.
 
 Each call waiting at a moment joins one batch: one transaction, one query for all the numbers (one more when
-some are virtual IDs), one insert per table for the access-log entries and the verification records. A
+some are virtual IDs), one multi-row insert per table for the access-log entries and the verification records
+(``audit.record_accesses``, no ORM object per row). A
 caller gets its answer only after the batch that holds its access-log entry has committed, so no answer
 ever leaves without the person's log saying who asked. A batch that fails is retried call by call, so one
 bad call does not take the others down with it.
@@ -155,16 +156,21 @@ class BatchVerifier:
 
     def _write(self, batch: list[_Call]) -> list[VerificationResult | BaseException]:
         outcomes: list[VerificationResult | BaseException] = []
+        judged: list[service.Judged] = []
         session = self._session()
         try:
             residents = service.verification_subjects(session, [call.data.individual_id for call in batch])
             for call in batch:
                 try:
-                    outcomes.append(call.context.run(
-                        service.answer_verification, session, call.actor, data=call.data,
-                        resident=residents.get(call.data.individual_id), rules=self.rules))
+                    # In the call's own context: its entry names its request id and client address.
+                    item = call.context.run(service.judge_verification, call.actor, data=call.data,
+                                            resident=residents.get(call.data.individual_id), rules=self.rules)
                 except Problem as refused:  # refused before it wrote anything: the others go on
                     outcomes.append(refused)
+                else:
+                    judged.append(item)
+                    outcomes.append(item.result)
+            service.record_verifications(session, judged)
             session.commit()
         except BaseException:
             self._drop_session()  # a broken connection is not used again; the next batch opens a new one
