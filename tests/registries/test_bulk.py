@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from tests.registries.factories import SYSTEM, business, make_registry
 
 from nokor import registries
@@ -150,14 +151,20 @@ def test_two_sessions_updating_one_record_at_once_one_gets_409(db, session_facto
 
 
 class TestImportInAWorkerProcess:
-    """Big files are read and validated in a worker process; the outcome must be the same."""
+    """Big files are read and validated in a worker process, a fork of the importing one or a new
+    interpreter; the outcome must be the same."""
 
-    def test_the_records_and_their_index_are_the_same(self, db, tmp_path):
+    @pytest.fixture(params=[True, False], ids=["forked", "spawned"])
+    def fork(self, request) -> bool:
+        return bool(request.param)
+
+    def test_the_records_and_their_index_are_the_same(self, db, tmp_path, fork):
         make_registry(db, name="biz", schema=TEN_FIELDS)
         path = tmp_path / "biz.csv"
         write_csv(path, [row(n) for n in range(12)])
         seen: list[int] = []
-        report = registries.import_file(db, SYSTEM, name="biz", path=path, worker=True, progress=seen.append)
+        report = registries.import_file(db, SYSTEM, name="biz", path=path, worker=True, progress=seen.append,
+                                        fork=fork)
         assert report.written == 12 and report.rejected == 0 and seen[-1] == path.stat().st_size
         found = registries.search_records(db, SYSTEM, name="biz", filters=[
             registries.SearchFilter(field="province", value="KEP")])
@@ -167,7 +174,7 @@ class TestImportInAWorkerProcess:
         history = registries.record_history(db, SYSTEM, name="biz", record_id=record.id)
         assert [(v.revision, v.operation) for v in history] == [(1, "import")]
 
-    def test_all_or_nothing_and_the_report_in_the_callers_language(self, db, tmp_path):
+    def test_all_or_nothing_and_the_report_in_the_callers_language(self, db, tmp_path, fork):
         from nokor.kit.i18n import locale_var
 
         make_registry(db, name="biz", schema=TEN_FIELDS)
@@ -176,7 +183,7 @@ class TestImportInAWorkerProcess:
         token = locale_var.set("de")
         try:
             with pytest.raises(registries.ImportRejected) as caught:
-                registries.import_file(db, SYSTEM, name="biz", path=path, worker=True)
+                registries.import_file(db, SYSTEM, name="biz", path=path, worker=True, fork=fork)
         finally:
             locale_var.reset(token)
         report = caught.value.report
@@ -184,11 +191,12 @@ class TestImportInAWorkerProcess:
         assert report.errors[0].message != "This has the wrong type of value."
         assert registries.count_records(db, SYSTEM, name="biz") == 0
 
-    def test_skip_invalid_writes_the_reject_file(self, db, tmp_path):
+    def test_skip_invalid_writes_the_reject_file(self, db, tmp_path, fork):
         make_registry(db, name="biz", schema=TEN_FIELDS)
         path = tmp_path / "biz.jsonl"
         path.write_text("\n".join([json.dumps(row(1)), "{broken", json.dumps(row(1)), json.dumps(row(2))]) + "\n")
-        report = registries.import_file(db, SYSTEM, name="biz", path=path, skip_invalid=True, worker=True)
+        report = registries.import_file(db, SYSTEM, name="biz", path=path, skip_invalid=True, worker=True,
+                                        fork=fork)
         assert report.written == 2 and report.rejected == 2
         rejected = [json.loads(line) for line in Path(report.reject_file or "").read_text().splitlines()]
         assert [r["row"] for r in rejected] == [2, 3]
@@ -209,22 +217,35 @@ class TestImportEncoding:
         assert [r.data["code"] for r in plain.items] == ["C0000002"]
 
 
+BULK_TABLES = "('registries_record'::regclass, 'registries_field_value'::regclass)"
+
+
 def _value_indexes(db) -> dict[str, tuple[int, str]]:
+    """Every index of the records and of their searchable values: its oid (new when it was built again)
+    and its definition."""
     return {name: (oid, definition) for name, oid, definition in db.execute(text(
         "SELECT c.relname, c.oid, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-        "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'registries_field_value'::regclass")).all()}
+        f"JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid IN {BULK_TABLES}")).all()}
+
+
+def _constraints(db) -> dict[str, str]:
+    return dict(db.execute(text(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid IN "
+        "('registries_record'::regclass, 'registries_field_value'::regclass, "
+        "'registries_record_version'::regclass)")).all())
 
 
 class TestIndexesBuiltAfterAFirstBigImport:
-    """PostgreSQL: into an installation without any indexed value yet, the value index is built at the end."""
+    """PostgreSQL: into an installation without any record yet, the indexes of the records and of their
+    values (primary keys included) are built at the end."""
 
     @pytest.fixture(autouse=True)
     def _postgres_only(self, engine):
         if engine.dialect.name != "postgresql":
             pytest.skip("SQLite keeps its indexes during an import")
 
-    def test_the_same_indexes_are_back_and_searches_use_them(self, db, tmp_path):
-        before = _value_indexes(db)
+    def test_the_same_indexes_and_keys_are_back_and_searches_use_them(self, db, tmp_path):
+        before, keys = _value_indexes(db), _constraints(db)
         make_registry(db, name="biz", schema=TEN_FIELDS)
         path = tmp_path / "biz.csv"
         write_csv(path, [row(n) for n in range(30)])
@@ -234,10 +255,42 @@ class TestIndexesBuiltAfterAFirstBigImport:
         after = _value_indexes(db)
         assert {n: d for n, (_o, d) in after.items()} == {n: d for n, (_o, d) in before.items()}
         rebuilt = [n for n in after if after[n][0] != before[n][0]]
-        assert sorted(rebuilt) == ["ix_registries_field_value_num", "ix_registries_field_value_text"]
+        assert sorted(rebuilt) == ["ix_registries_field_value_num", "ix_registries_field_value_text",
+                                   "ix_registries_record_registry_subject", "pk_registries_field_value",
+                                   "pk_registries_record"]
+        assert _constraints(db) == keys
         found = registries.search_records(db, SYSTEM, name="biz", filters=[
             registries.SearchFilter(field="province", value="Kep")])
         assert len(found.items) == 10
+        # The history's foreign key points at the records again: a change keeps the old version...
+        changed = registries.update_record(db, SYSTEM, name="biz", record_id="C0000003",
+                                           data={**row(3), "employees": 7}, reason="test")
+        assert changed.revision == 2
+        assert [v.revision for v in registries.record_history(db, SYSTEM, name="biz", record_id=changed.id)] == [1, 2]
+        # ...and a version of a record that does not exist is refused, as is a second record with one id.
+        db.commit()
+        with pytest.raises(IntegrityError):
+            db.execute(text("INSERT INTO registries_record_version (id, record_id, revision, schema_version_id, "
+                            "data, written_at, written_by, operation, deleted) SELECT gen_random_uuid(), "
+                            "gen_random_uuid(), 1, schema_version_id, data, written_at, written_by, operation, "
+                            "false FROM registries_record_version LIMIT 1"))
+        db.rollback()
+        with pytest.raises(IntegrityError):
+            db.execute(text("INSERT INTO registries_record SELECT * FROM registries_record LIMIT 1"))
+        db.rollback()
+
+    def test_an_installation_with_records_but_no_indexed_value_keeps_its_indexes(self, db, tmp_path):
+        make_registry(db, name="plain", schema={**TEN_FIELDS, "properties": {
+            k: {key: v for key, v in spec.items() if key not in ("x-searchable", "x-key")}
+            for k, spec in TEN_FIELDS["properties"].items()}})
+        registries.create_record(db, SYSTEM, name="plain", data=row(1))
+        assert db.execute(text("SELECT count(*) FROM registries_field_value")).scalar() == 0
+        before = _value_indexes(db)
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        path = tmp_path / "biz.csv"
+        write_csv(path, [row(n) for n in range(5)])
+        registries.import_records(db, SYSTEM, name="biz", path=path, fmt="csv", defer_indexes=True)
+        assert _value_indexes(db) == before
 
     def test_an_installation_with_indexed_values_keeps_its_indexes(self, db, tmp_path):
         make_registry(db)

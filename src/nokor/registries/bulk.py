@@ -16,8 +16,10 @@ import json
 import os
 import pickle
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -37,7 +39,7 @@ from nokor import audit
 from nokor.db import new_id
 from nokor.kit.actor import Actor
 from nokor.kit.errors import ValidationFailed, field_error
-from nokor.kit.i18n import current_locale, locale_var
+from nokor.kit.i18n import current_locale, locale_var, translations_for
 from nokor.kit.i18n import gettext as _
 from nokor.kit.time import utcnow
 from nokor.registries import repository, schema_rules
@@ -440,12 +442,18 @@ def _bound(session: Session, column: str, value: Any) -> Any:
 
 
 def _encode_in_worker() -> None:
-    """A worker process's part of an import: read, validate and encode a file, batch by batch.
+    """A spawned worker process's part of an import: read, validate and encode a file, batch by batch.
 
     The plan and the file name come pickled on stdin; batches go back pickled on the descriptor
     named by the first argument (stdout stays free for anything that prints).
     """
     plan, path = pickle.load(sys.stdin.buffer)  # noqa: S301 - written by the importing process itself
+    with os.fdopen(int(sys.argv[1]), "wb") as out:
+        _encode_to(out, plan, path)
+
+
+def _encode_to(out: IO[bytes], plan: _Plan, path: str) -> None:
+    """Read, validate and encode the file at ``path``, sending each batch, then the outcome, to ``out``."""
     locale_var.set(plan.locale)
     encoder = _Encoder(plan)
     # Rows make no reference cycles, yet every few hundred of them would start a collection that walks
@@ -453,52 +461,108 @@ def _encode_in_worker() -> None:
     # what was loaded before the rows (modules, the compiled schema).
     gc.freeze()
     gc.disable()
-    with os.fdopen(int(sys.argv[1]), "wb") as out:
-        try:
-            with open(path, "rb") as stream:
-                for batch in encoder.batches(stream):
-                    pickle.dump(("batch", batch, encoder.outcome.bytes_read), out, pickle.HIGHEST_PROTOCOL)
-                    out.flush()
-                    del batch
-                    gc.collect()
-            pickle.dump(("done", encoder.outcome, None), out, pickle.HIGHEST_PROTOCOL)
-        except Exception:
-            pickle.dump(("failed", traceback.format_exc(), None), out, pickle.HIGHEST_PROTOCOL)
-        finally:
-            encoder.close()
+    try:
+        with open(path, "rb") as stream:
+            for batch in encoder.batches(stream):
+                pickle.dump(("batch", batch, encoder.outcome.bytes_read), out, pickle.HIGHEST_PROTOCOL)
+                out.flush()
+                del batch
+                gc.collect()
+        pickle.dump(("done", encoder.outcome, None), out, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        pickle.dump(("failed", traceback.format_exc(), None), out, pickle.HIGHEST_PROTOCOL)
+    finally:
+        encoder.close()
+        out.flush()
 
 
-def _batches_from_worker(plan: _Plan, path: Path, progress: Callable[[int], None] | None
+def _can_fork() -> bool:
+    """Whether the worker may be a fork of this process without being asked: when no other thread
+    runs (a benchmark, a script), since a fork copies the locks other threads hold at that moment."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+class _Worker:
+    """The worker process of an import: a fork of this one when that is safe (it starts at once, with
+    the modules and the compiled schema it needs already loaded), otherwise a new interpreter (which
+    first spends a second or more importing Nokor)."""
+
+    def __init__(self, plan: _Plan, path: Path, fork: bool) -> None:
+        if fork:
+            # What the worker takes from this process must not need a lock another thread could hold
+            # at the fork: the translations are loaded here first, and the worker compiles the schema
+            # anew (a compiled validator keeps caches behind locks of its own).
+            translations_for(plan.locale)
+        read_end, write_end = os.pipe()
+        self.pid: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        if fork:
+            pid = os.fork()
+            if pid == 0:  # the worker: encode, then leave without running anything of the parent's
+                code = 0
+                try:
+                    os.close(read_end)
+                    with os.fdopen(write_end, "wb") as out:
+                        _encode_to(out, plan, str(path))
+                except BaseException:  # nothing may escape into the parent's code
+                    code = 1
+                finally:
+                    os._exit(code)
+            self.pid = pid
+        else:
+            self.process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+                [sys.executable, "-c", "from nokor.registries.bulk import _encode_in_worker; _encode_in_worker()",
+                 str(write_end)], stdin=subprocess.PIPE, pass_fds=(write_end,))
+            assert self.process.stdin is not None
+            os.close(write_end)
+            pickle.dump((plan, str(path)), self.process.stdin, pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.close()
+        if fork:
+            os.close(write_end)
+        self.incoming = os.fdopen(read_end, "rb")
+
+    def exit_code(self) -> int:
+        if self.process is not None:
+            return self.process.wait()
+        assert self.pid is not None
+        _pid, status = os.waitpid(self.pid, 0)
+        self.pid = None
+        return os.waitstatus_to_exitcode(status)
+
+    def stop(self) -> None:
+        self.incoming.close()
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.terminate()
+            self.process.wait()
+        elif self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            os.waitpid(self.pid, 0)
+            self.pid = None
+
+
+def _batches_from_worker(plan: _Plan, path: Path, progress: Callable[[int], None] | None, *, fork: bool | None
                          ) -> Iterator[tuple[Batch | None, _Outcome | None]]:
     """Run the encoder in a worker process and hand over its batches; the last item carries the outcome."""
-    read_end, write_end = os.pipe()
-    worker = subprocess.Popen(  # noqa: S603 - this interpreter, this module
-        [sys.executable, "-c", "from nokor.registries.bulk import _encode_in_worker; _encode_in_worker()",
-         str(write_end)], stdin=subprocess.PIPE, pass_fds=(write_end,))
-    os.close(write_end)
+    worker = _Worker(plan, path, _can_fork() if fork is None else fork)
     try:
-        with os.fdopen(read_end, "rb") as incoming:
-            assert worker.stdin is not None
-            pickle.dump((plan, str(path)), worker.stdin, pickle.HIGHEST_PROTOCOL)
-            worker.stdin.close()
-            while True:
-                try:
-                    kind, body, done = pickle.load(incoming)  # noqa: S301 - from our own worker
-                except EOFError as exc:
-                    raise RuntimeError(f"the import worker stopped (exit code {worker.wait()})") from exc
-                if kind == "batch":
-                    if progress is not None:
-                        progress(done)
-                    yield body, None
-                elif kind == "done":
-                    yield None, body
-                    return
-                else:
-                    raise RuntimeError(f"the import worker failed:\n{body}")
+        while True:
+            try:
+                kind, body, done = pickle.load(worker.incoming)  # noqa: S301 - from our own worker
+            except EOFError as exc:
+                raise RuntimeError(f"the import worker stopped (exit code {worker.exit_code()})") from exc
+            if kind == "batch":
+                if progress is not None:
+                    progress(done)
+                yield body, None
+            elif kind == "done":
+                yield None, body
+                return
+            else:
+                raise RuntimeError(f"the import worker failed:\n{body}")
     finally:
-        if worker.poll() is None:
-            worker.terminate()
-        worker.wait()
+        worker.stop()
 
 
 WORKER_MIN_BYTES = 8 << 20
@@ -509,16 +573,18 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
                    fmt: ImportFormat, path: Path | None = None, version: str | None = None,
                    skip_invalid: bool = False, reject_path: Path | None = None, reason: str | None = None,
                    progress: Callable[[int], None] | None = None, batch_size: int = 5000,
-                   worker: bool | None = None, defer_indexes: bool | None = None) -> ImportReport:
+                   worker: bool | None = None, defer_indexes: bool | None = None,
+                   fork: bool | None = None) -> ImportReport:
     """Validate every row of a CSV or JSON Lines file against the schema and write the records.
 
     All or nothing by default: one invalid row raises ``ImportRejected`` (the caller's transaction
     rolls back) with a report naming each bad row and field. With ``skip_invalid`` the valid rows
     are written and the invalid ones go to ``reject_path`` with their errors. A file given by
-    ``path`` into an empty registry is read in a worker process (``worker``: None decides by size).
-    On PostgreSQL, a big import into an installation whose value index is still empty builds that
-    index once at the end instead of row by row (``defer_indexes``: None decides by size; see
-    ``repository.suspend_value_indexes``).
+    ``path`` into an empty registry is read in a worker process (``worker``: None decides by size),
+    a fork of this one when no other thread runs or ``fork`` says so (see ``_Worker``).
+    On PostgreSQL, a big import into an installation without any record yet builds the indexes of
+    the records and of their values once at the end instead of row by row (``defer_indexes``: None
+    decides by size; see ``repository.suspend_indexes``).
     """
     started = time.perf_counter()
     registry = _registry(session, name)
@@ -547,11 +613,11 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
     session.connection()  # the transaction begins here, not in the COPY thread
     suspended: list[str] = []
     if (big if defer_indexes is None else defer_indexes) and postgres and not check_stored_keys:
-        suspended = repository.suspend_value_indexes(session)
+        suspended = repository.suspend_indexes(session)
     try:
         outcome = _load(session, plan, found, registry.id, writer=_BulkWriter(
             session, overlap=not check_stored_keys and not worker), validator=validator, stream=stream, path=path,
-            worker=worker, check_stored_keys=check_stored_keys, progress=progress)
+            worker=worker, fork=fork, check_stored_keys=check_stored_keys, progress=progress)
     except Exception:
         if suspended:  # the caller rolls back, which restores them too; this is for one that does not
             with contextlib.suppress(DBAPIError):
@@ -579,13 +645,13 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
 
 def _load(session: Session, plan: _Plan, found: SchemaVersion, registry_id: uuid.UUID, *, writer: _BulkWriter,
           validator: jsonschema_rs.Draft202012Validator, stream: IO[bytes] | None, path: Path | None, worker: bool,
-          check_stored_keys: bool, progress: Callable[[int], None] | None) -> _Outcome:
+          fork: bool | None, check_stored_keys: bool, progress: Callable[[int], None] | None) -> _Outcome:
     """Read, validate and write every row (in a worker process or here); what the rows gave."""
     outcome: _Outcome | None = None
     encoder: _Encoder | None = None
     try:
         if worker and path is not None:
-            for batch, last in _batches_from_worker(plan, path, progress):
+            for batch, last in _batches_from_worker(plan, path, progress, fork=fork):
                 if batch is not None:
                     writer.write(batch)
                 outcome = last or outcome
@@ -621,7 +687,8 @@ def _load(session: Session, plan: _Plan, found: SchemaVersion, registry_id: uuid
 
 def import_file(session: Session, actor: Actor, *, name: str, path: Path, version: str | None = None,
                 skip_invalid: bool = False, reject_path: Path | None = None, reason: str | None = None,
-                progress: Callable[[int], None] | None = None, worker: bool | None = None) -> ImportReport:
+                progress: Callable[[int], None] | None = None, worker: bool | None = None,
+                fork: bool | None = None) -> ImportReport:
     """Import a ``.csv`` or ``.jsonl`` file (the format is read from its name); a big file into an empty
     registry is read and validated in a worker process while the database loads."""
     fmt: ImportFormat = "jsonl" if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else "csv"
@@ -629,7 +696,7 @@ def import_file(session: Session, actor: Actor, *, name: str, path: Path, versio
         reject_path = path.with_name(path.stem + ".rejected" + path.suffix)
     return import_records(session, actor, name=name, path=path, fmt=fmt, version=version,
                           skip_invalid=skip_invalid, reject_path=reject_path, reason=reason, progress=progress,
-                          worker=worker)
+                          worker=worker, fork=fork)
 
 
 # --- export -------------------------------------------------------------------------------------------

@@ -121,7 +121,8 @@ def import_file(
             with cli_session_scope() as session:
                 report = bulk.import_file(session, Actor.system("cli"), name=name, path=file, version=version,
                                           skip_invalid=skip_invalid, reject_path=reject_file, reason=reason,
-                                          progress=lambda done: progress.update(task, completed=done))
+                                          progress=lambda done: progress.update(task, completed=done),
+                                          fork=True)  # the progress bar's thread shares nothing with it
     except bulk.ImportRejected as rejected:
         shown = rejected.report
         err.print(f"[red]{shown.rejected} of {shown.rows_read} rows are not valid; nothing was imported.[/red]")

@@ -154,51 +154,76 @@ def refresh_statistics(session: Session) -> None:
 
 
 VALUE_TABLE = FieldValue.__tablename__
+BULK_TABLES = (Record.__tablename__, FieldValue.__tablename__)
+"""The tables a bulk import writes: records, and the values of their searchable fields."""
 
 
-def suspend_value_indexes(session: Session) -> list[str]:
-    """Before a big import into an installation whose value index is still empty (PostgreSQL): drop
-    the secondary indexes of ``registries_field_value`` and return their definitions, so that
-    ``rebuild_indexes`` builds them once from the loaded rows (a sort) instead of inserting every value
-    into two B-trees. Returns [] and leaves everything as it is when the table holds any value, on
-    SQLite, or when another transaction is using the table (nobody waits on the import for that).
+def _bulk_tables_empty(session: Session) -> bool:
+    return (session.execute(select(Record.id).limit(1)).first() is None
+            and session.execute(select(FieldValue.record_id).limit(1)).first() is None)
 
-    The drop is part of the caller's transaction: a rollback brings the indexes back. Until the
-    transaction ends, other transactions that use the table wait (it was empty, so only writes of
-    searchable values in other registries do).
+
+def suspend_indexes(session: Session) -> list[str]:
+    """Before a big import into an installation without any record yet (PostgreSQL): drop every index
+    of ``registries_record`` and ``registries_field_value`` (their primary keys and the foreign key
+    of the history that points at the records' one included) and return the statements that make them
+    again, so that ``rebuild_indexes`` builds each once from the loaded rows (a sort) while the COPY
+    only appends to the tables, instead of inserting every record and value into five B-trees (and
+    logging each changed index page). Returns [] and leaves everything as it is when either table
+    holds a row, on SQLite, or when another transaction is using one of the tables (nobody waits on
+    the import for that).
+
+    The drop is part of the caller's transaction: a rollback brings everything back. Until the
+    transaction ends, other transactions that use the tables wait (they were empty, so only writes of
+    records in other registries and reads of empty registries do).
     """
     if session.get_bind().dialect.name != "postgresql":
         return []
-    empty = select(FieldValue.record_id).limit(1)
-    if session.execute(empty).first() is not None:
+    if not _bulk_tables_empty(session):
         return []
     savepoint = session.begin_nested()
     try:
-        session.execute(text("LOCK TABLE registries_field_value IN ACCESS EXCLUSIVE MODE NOWAIT"))
+        session.execute(text(f"LOCK TABLE {', '.join(BULK_TABLES)}, {RecordVersion.__tablename__} "
+                             "IN ACCESS EXCLUSIVE MODE NOWAIT"))
     except DBAPIError:
         savepoint.rollback()
         return []
-    if session.execute(empty).first() is not None:  # a value arrived before the lock
+    if not _bulk_tables_empty(session):  # a row arrived before the lock
         savepoint.rollback()  # and the lock goes with the savepoint
         return []
-    rows = session.execute(text(
+    # Foreign keys pointing at the tables first (they need the primary key), then primary and unique
+    # keys, then plain indexes; made again in the opposite order.
+    tables = {"records": BULK_TABLES[0], "field_values": BULK_TABLES[1]}
+    constraints = session.execute(text(
+        "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname), "
+        "format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid)), "
+        "k.contype = 'f' FROM pg_constraint k "
+        "WHERE (k.contype = 'f' AND k.confrelid IN (CAST(:records AS regclass), CAST(:field_values AS regclass))) "
+        "OR (k.contype IN ('p', 'u') AND k.conrelid IN (CAST(:records AS regclass), CAST(:field_values AS regclass))) "
+        "ORDER BY k.contype = 'f' DESC, k.conname"), tables).all()
+    indexes = session.execute(text(
         "SELECT format('DROP INDEX %I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid) "
         "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE i.indrelid = CAST(:table AS regclass) AND NOT i.indisprimary ORDER BY c.relname"),
-        {"table": VALUE_TABLE}).all()
+        "WHERE i.indrelid IN (CAST(:records AS regclass), CAST(:field_values AS regclass)) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k "
+        "WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')) "
+        "ORDER BY c.relname"), tables).all()
     connection = session.connection()
-    for drop, _definition in rows:
+    for drop, _make, *_rest in [*constraints, *indexes]:
         connection.exec_driver_sql(drop)
     savepoint.commit()
-    return [definition for _drop, definition in rows]
+    keys = [make for _drop, make, foreign in constraints if not foreign]
+    foreign_keys = [make for _drop, make, foreign in constraints if foreign]
+    return [*keys, *[make for _drop, make in indexes], *foreign_keys]
 
 
 def rebuild_indexes(session: Session, definitions: list[str]) -> None:
-    """Build the indexes ``suspend_value_indexes`` dropped, in the same transaction."""
+    """Make again, in the same transaction, what ``suspend_indexes`` dropped."""
     if not definitions:
         return
     connection = session.connection()
-    # Enough memory to sort a few million entries without spilling to disk; for this transaction only.
-    connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+    # Enough memory to sort the entries of a few million rows without spilling to disk (an external
+    # sort was most of the build at a million records); for this transaction only.
+    connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
     for definition in definitions:
         connection.exec_driver_sql(definition)
