@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     app.state.metrics = metrics
 
-    # Innermost: the batched path of identity verification (calls it cannot answer go on to the router).
+    # Innermost: the batched paths of provider callbacks and of identity verification (the calls they do not
+    # answer go on to the router).
+    app.add_middleware(payments_api.CallbackFastPath)
     app.add_middleware(identity_api.VerificationFastPath, settings=settings, session_factory=app.state.session_factory)
     app.add_middleware(ShellStateMiddleware, settings=settings, flash_signer=app.state.flash_signer)
     app.add_middleware(PlatformMiddleware, settings=settings, metrics=metrics)

@@ -312,3 +312,39 @@ class TestRecording:
         _write(db, 2)
         page = audit.list_entries(db, SYSTEM)
         assert [e.subject_id for e in page.items] == ["T1", "T0"] and all(e.seq is None for e in page.items)
+
+
+class TestRecordChangesInABatch:
+    def test_a_batch_is_chained_in_the_order_given_between_single_entries_and_verifies(self, db):
+        _write(db, 2)
+        clerk = Actor(kind="officer", id=None, name="clerk", grants={})
+        ids = audit.record_changes(db, [
+            audit.Change(actor=clerk if i % 2 else SYSTEM, action="thing.pay", subject_type="thing",
+                         subject_id=f"B{i}", before={"v": i}, after={"v": -i}, reason="batch" if i else None)
+            for i in range(30)])
+        db.commit()
+        _write(db, 2, start=2)
+        assert audit.seal_entries(db) == 34
+        db.commit()
+        report = audit.verify_chain(db)
+        assert report.ok and report.count == 34 and report.unsealed == 0
+        chain = db.execute(select(AuditEntry.subject_id, AuditEntry.id).order_by(AuditEntry.seq)).all()
+        assert [s for s, _id in chain] == ["T0", "T1", *(f"B{i}" for i in range(30)), "T2", "T3"]
+        assert [i for _s, i in chain[2:32]] == ids
+        third = db.get(AuditEntry, ids[3])
+        assert (third.actor_name, third.action, third.before, third.after, third.reason) == \
+            ("clerk", "thing.pay", {"v": 3}, {"v": -3}, "batch")
+
+    def test_an_entry_of_a_batch_edited_before_sealing_is_named(self, db):
+        ids = audit.record_changes(db, [audit.Change(actor=SYSTEM, action="thing.pay", subject_type="thing",
+                                                     subject_id=f"B{i}", after={"v": i}) for i in range(5)])
+        db.commit()
+        assert audit.verify_chain(db).ok
+        db.execute(update(AuditEntry).where(AuditEntry.id == ids[2]).values(subject_id="B99"))
+        db.commit()
+        report = audit.verify_chain(db)
+        assert not report.ok and report.broken_id == ids[2] and "edited" in report.problem
+
+    def test_an_empty_batch_writes_nothing(self, db):
+        assert audit.record_changes(db, []) == []
+        assert db.scalar(select(func.count()).select_from(AuditEntry)) == 0

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Index, Integer, String, Text, or_, select, update
+from sqlalchemy import Index, Integer, String, Table, Text, insert, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from nokor.db import Base, JSONType, UTCDateTime, new_id
@@ -87,6 +87,41 @@ def enqueue(
     if flush:
         session.flush()
     return message
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for ``enqueue_many``: where it goes, what it says, and its idempotency key."""
+
+    destination: str
+    payload: dict[str, Any]
+    idempotency_key: str | None = None
+    headers: dict[str, str] | None = None
+
+
+def enqueue_many(session: Session, *, channel: str, messages: Sequence[Outgoing]) -> list[uuid.UUID]:
+    """Add many messages to the outbox in the caller's transaction, in one statement; returns their ids.
+
+    Each is the message ``enqueue`` would make (due now, pending); for a service that changes many
+    records in one transaction.
+    """
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown outbox channel {channel!r}")
+    if not messages:
+        return []
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for message in messages:
+        message_id = new_id()
+        rows.append({"id": message_id, "channel": channel, "destination": message.destination,
+                     "payload": message.payload, "headers": message.headers or {},
+                     "idempotency_key": message.idempotency_key or str(message_id), "status": "pending",
+                     "attempts": 0, "available_at": now, "leased_until": None, "last_error": None,
+                     "created_at": now, "delivered_at": None, "dead_at": None})
+    table = OutboxMessage.__table__
+    assert isinstance(table, Table)
+    session.execute(insert(table), rows)
+    return [row["id"] for row in rows]
 
 
 BACKOFF_CAP_SECONDS = 3600.0

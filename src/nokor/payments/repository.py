@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import Row, Select, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from nokor.payments.models import (
@@ -50,14 +50,46 @@ def bill_for_payment(session: Session, *, md5: Any, number: Any) -> Bill | None:
     return None
 
 
-def bills_for_payments(session: Session, *, md5s: set[str], numbers: set[str]) -> tuple[dict[str, Bill],
-                                                                                          dict[str, Bill]]:
-    """The bills of a batch of payments by QR MD5 and by number, locked in id order (no deadlocks)."""
+_BILL_STATE = ("id", "number", "status", "amount_minor", "currency", "paid_minor", "paid_at", "provider",
+               "provider_ref", "qr_md5", "qr_expires_at", "agency_code", "subject_type", "subject_id")
+
+
+def bill_rows_for_payments(session: Session, *, md5s: set[str], numbers: set[str]) -> Sequence[Row[Any]]:
+    """The bills of a batch of payments by QR MD5 or number, as rows of what paying them needs; locked in id
+    order (no deadlocks)."""
     if not md5s and not numbers:
-        return {}, {}
-    stmt = select(Bill).where(or_(Bill.qr_md5.in_(sorted(md5s)), Bill.number.in_(sorted(numbers))))
-    bills = session.scalars(stmt.order_by(Bill.id).with_for_update()).all()
-    return {b.qr_md5: b for b in bills}, {b.number: b for b in bills}
+        return []
+    columns = [getattr(Bill, name) for name in _BILL_STATE]
+    stmt = select(*columns).where(or_(Bill.qr_md5.in_(sorted(md5s)), Bill.number.in_(sorted(numbers))))
+    return session.execute(stmt.order_by(Bill.id).with_for_update()).all()
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def insert_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Record notifications (every column given) in one batched statement."""
+    if rows:
+        session.execute(insert(_table(ProviderNotification)), rows)
+
+
+def insert_ledger_entries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append ledger entries (every column given) in one batched statement."""
+    if rows:
+        session.execute(insert(_table(LedgerEntry)), rows)
+
+
+def mark_bills_paid(session: Session, changes: list[dict[str, Any]]) -> None:
+    """Set bills paid (``b_id``, ``b_paid_minor``, ``b_paid_at``, ``b_provider``, ``b_provider_ref``,
+    ``b_updated_at``) in one batched statement."""
+    table = _table(Bill)
+    session.execute(update(table).where(table.c.id == bindparam("b_id")).values(
+        status="paid", paid_minor=bindparam("b_paid_minor"), paid_at=bindparam("b_paid_at"),
+        provider=bindparam("b_provider"), provider_ref=bindparam("b_provider_ref"),
+        updated_at=bindparam("b_updated_at")), changes)
 
 
 def notifications_by_events(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str],

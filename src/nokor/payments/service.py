@@ -26,7 +26,7 @@ from nokor.kit.i18n import gettext as _
 from nokor.kit.i18n import lazy_gettext as _l
 from nokor.kit.ids import damm_digit, damm_valid
 from nokor.kit.money import Money
-from nokor.kit.outbox import enqueue
+from nokor.kit.outbox import Outgoing, enqueue, enqueue_many
 from nokor.kit.pagination import DEFAULT_LIMIT, Page, paginate
 from nokor.kit.time import utcnow
 from nokor.payments import emvqr, repository
@@ -400,25 +400,33 @@ def _duplicate_event(session: Session, provider: str, body: bytes, headers: Mapp
     return PaymentOutcome(notification_id=duplicate.id, outcome="duplicate", detail=duplicate.detail)
 
 
-def _apply_event(session: Session, note: ProviderNotification, bill: Bill | None, *, provider: str, read: _Event,
-                 flush: bool = True) -> PaymentOutcome:
-    """Decide what a new, readable notification does to its bill (the same rules for one or a batch)."""
-    if bill is not None:
-        note.bill_id = bill.id
+def _decide(bill: Bill | _BillState | None, read: _Event) -> tuple[str, str | None, datetime | None]:
+    """What a new, readable notification does to its bill: the outcome, its detail, and when the bill is paid
+    (only for "applied"). The same rules for one notification or a batch."""
     if read.status.upper() != "SUCCESS":
-        return _settle_note(note, bill, "ignored", f"status {read.status}")
+        return "ignored", f"status {read.status}", None
     if bill is None:
-        return _settle_note(note, bill, "held", "no bill matches this payment")
+        return "held", "no bill matches this payment", None
     if bill.status == "paid" and bill.provider_ref == read.ref:
-        return _settle_note(note, bill, "duplicate", "this transaction already paid the bill")
+        return "duplicate", "this transaction already paid the bill", None
     paid_at = read.paid_at or utcnow()
     late_but_valid = bill.status == "expired" and paid_at <= bill.qr_expires_at
     if bill.status != "open" and not late_but_valid:
-        return _settle_note(note, bill, "held", f"the bill is {bill.status}")
+        return "held", f"the bill is {bill.status}", None
     if read.amount != bill.amount_minor or read.currency != bill.currency:
-        return _settle_note(note, bill, "held", "the amount differs from the bill")
-    _pay(session, bill, provider=provider, ref=read.ref, amount=read.amount, paid_at=paid_at, flush=flush)
-    return _settle_note(note, bill, "applied", None)
+        return "held", "the amount differs from the bill", None
+    return "applied", None, paid_at
+
+
+def _apply_event(session: Session, note: ProviderNotification, bill: Bill | None, *, provider: str, read: _Event,
+                 flush: bool = True) -> PaymentOutcome:
+    """Decide what a new, readable notification does to its bill, and do it."""
+    if bill is not None:
+        note.bill_id = bill.id
+    outcome, detail, paid_at = _decide(bill, read)
+    if outcome == "applied" and bill is not None and paid_at is not None:
+        _pay(session, bill, provider=provider, ref=read.ref, amount=read.amount, paid_at=paid_at, flush=flush)
+    return _settle_note(note, bill, outcome, detail)
 
 
 @dataclass(frozen=True)
@@ -430,51 +438,172 @@ class Callback:
     headers: Mapping[str, str]
 
 
+class _BillState:
+    """A bill as a batch of callbacks sees it: read (and locked) once, changed as the batch pays it."""
+
+    __slots__ = ("agency_code", "amount_minor", "currency", "id", "number", "paid_at", "paid_minor", "provider",
+                 "provider_ref", "qr_expires_at", "status", "subject_id", "subject_type")
+
+    def __init__(self, row: Any) -> None:
+        self.id: uuid.UUID = row.id
+        self.number: str = row.number
+        self.status: str = row.status
+        self.amount_minor: int = row.amount_minor
+        self.currency: str = row.currency
+        self.paid_minor: int | None = row.paid_minor
+        self.paid_at: datetime | None = row.paid_at
+        self.provider: str | None = row.provider
+        self.provider_ref: str | None = row.provider_ref
+        self.qr_expires_at: datetime = row.qr_expires_at
+        self.agency_code: str = row.agency_code
+        self.subject_type: str | None = row.subject_type
+        self.subject_id: str | None = row.subject_id
+
+
+def _snapshot_of(bill: _BillState) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in BILL_FIELDS:
+        value = getattr(bill, name)
+        out[name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
+
+
+class _BatchWrites:
+    """Everything a batch of callbacks writes, gathered as rows and sent in one statement per table."""
+
+    def __init__(self) -> None:
+        self.notes: list[dict[str, Any]] = []
+        self.paid: list[_BillState] = []
+        self.ledger: list[dict[str, Any]] = []
+        self.changes: list[audit.Change] = []
+        self.messages: list[Outgoing] = []
+        self.actors: dict[str, Actor] = {}
+
+    def note(self, callback: Callback, headers: dict[str, str], *, signature_valid: bool, outcome: str,
+             detail: str | None, read: _Event | None = None, event_id: str | None = None,
+             bill_id: uuid.UUID | None = None) -> uuid.UUID:
+        note_id = new_id()
+        self.notes.append({
+            "id": note_id, "provider": callback.provider, "event_id": event_id,
+            "transaction_ref": read.ref if read else None,
+            "body": callback.body.decode("utf-8", errors="replace"), "headers": headers,
+            "signature_valid": signature_valid, "outcome": outcome, "detail": detail, "bill_id": bill_id,
+            "amount_minor": read.amount if read else None, "currency": read.currency if read else None,
+            "resolved_at": None, "received_at": utcnow()})
+        return note_id
+
+    def pay(self, bill: _BillState, *, provider: str, ref: str, amount: int, paid_at: datetime) -> None:
+        """What ``_pay`` does to one bill, as rows: the bill's new state, the ledger, the audit trail, the outbox."""
+        before = _snapshot_of(bill)
+        bill.status, bill.paid_minor, bill.paid_at, bill.provider, bill.provider_ref = \
+            "paid", amount, paid_at, provider, ref
+        self.paid.append(bill)
+        transaction_id, at = uuid.uuid4(), utcnow()
+        for account, minor in ((clearing_account(provider), amount), (agency_account(bill.agency_code), -amount)):
+            self.ledger.append({"id": new_id(), "transaction_id": transaction_id, "kind": "payment",
+                                "account": account, "currency": bill.currency, "amount_minor": minor,
+                                "bill_id": bill.id, "memo": ref, "posted_at": at})
+        actor = self.actors.get(provider)
+        if actor is None:
+            actor = self.actors[provider] = Actor.system(f"provider:{provider}")
+        self.changes.append(audit.Change(actor=actor, action="bill.pay", subject_type="payments_bill",
+                                         subject_id=bill.id, before=before, after=_snapshot_of(bill)))
+        self.messages.append(Outgoing(
+            destination="payments.bill.paid", idempotency_key=f"bill-paid:{bill.id}",
+            payload={"bill_number": bill.number, "subject_type": bill.subject_type, "subject_id": bill.subject_id,
+                     "amount_minor": amount, "currency": bill.currency, "paid_at": paid_at.isoformat()}))
+
+    def write(self, session: Session) -> None:
+        repository.insert_notifications(session, self.notes)
+        if self.paid:
+            now = utcnow()
+            repository.mark_bills_paid(session, [
+                {"b_id": b.id, "b_paid_minor": b.paid_minor, "b_paid_at": b.paid_at, "b_provider": b.provider,
+                 "b_provider_ref": b.provider_ref, "b_updated_at": now} for b in self.paid])
+            repository.insert_ledger_entries(session, self.ledger)
+            audit.record_changes(session, self.changes)
+            enqueue_many(session, channel="pubsub", messages=self.messages)
+            # A bill this session already holds is read again from the database next time it is used.
+            paid = {b.id for b in self.paid}
+            for held in list(session.identity_map.values()):
+                if isinstance(held, Bill) and held.id in paid:
+                    session.expire(held)
+
+
 def receive_notifications(session: Session, *, callbacks: Sequence[Callback], secret: str) -> list[PaymentOutcome]:
     """Take in many provider callbacks in one transaction, each exactly as ``receive_notification`` would.
 
     The events seen before and the bills concerned are read (and locked) in two statements for the whole
-    batch, and everything written goes to the database in one flush, so a batch costs a few round trips
-    and one commit instead of several of each per callback. Repeats inside the batch are duplicates like
-    any other. If another process records one of the same events at the same moment, the flush fails
-    with an integrity error: the caller rolls back and takes the callbacks one by one.
+    batch; the decisions are made on those rows in memory, in the order the callbacks came (so a repeat
+    inside the batch is a duplicate like any other, and a second payment of a bill the batch paid is
+    held); and everything written goes to the database as rows, one batched statement per table
+    (notifications, bills, ledger entries, audit entries, outbox messages), without an ORM object each.
+    If another process records one of the same events at the same moment, a statement fails with an
+    integrity error: the caller rolls back and takes the callbacks one by one.
     """
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    writes = _BatchWrites()
     outcomes: list[PaymentOutcome | None] = [None] * len(callbacks)
-    readable: list[tuple[int, Callback, _Event]] = []
+    readable: list[tuple[int, Callback, dict[str, str], _Event]] = []
     for index, callback in enumerate(callbacks):
+        headers = _kept_headers(callback.headers)
         sent = {k.lower(): v for k, v in callback.headers.items()}.get(SIGNATURE_HEADER, "")
         if not hmac.compare_digest(sent, sign_body(secret, callback.body)):
-            outcomes[index] = _refuse_signature(session, callback.provider, callback.body, callback.headers,
-                                                flush=False)
+            note_id = writes.note(callback, headers, signature_valid=False, outcome="rejected",
+                                  detail="bad signature")
+            log.warning("payment callback with a bad signature", provider=callback.provider,
+                        notification=str(note_id))
+            outcomes[index] = PaymentOutcome(notification_id=note_id, outcome="rejected", detail="bad signature")
             continue
         try:
             event = json.loads(callback.body)
         except ValueError:
             event = None
-        read = _read_event(session, callback.provider, callback.body, callback.headers, event, flush=False)
-        if isinstance(read, PaymentOutcome):
-            outcomes[index] = read
-        else:
-            readable.append((index, callback, read))
-    seen = repository.notifications_by_events(session, {(c.provider, r.event_id) for _i, c, r in readable})
-    by_md5, by_number = repository.bills_for_payments(
-        session, md5s={r.md5.lower() for _i, _c, r in readable if isinstance(r.md5, str) and r.md5},
-        numbers={r.number for _i, _c, r in readable if isinstance(r.number, str) and r.number})
-    for index, callback, read in readable:
+        try:
+            read = _Event(event)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            note_id = writes.note(callback, headers, signature_valid=True, outcome="rejected",
+                                  detail=f"unreadable: {exc}"[:400])
+            outcomes[index] = PaymentOutcome(notification_id=note_id, outcome="rejected", detail="unreadable body")
+            continue
+        readable.append((index, callback, headers, read))
+    seen = repository.notifications_by_events(session, {(c.provider, r.event_id) for _i, c, _h, r in readable})
+    by_md5: dict[str, _BillState] = {}
+    by_number: dict[str, _BillState] = {}
+    for row in repository.bill_rows_for_payments(
+            session, md5s={r.md5.lower() for _i, _c, _h, r in readable if isinstance(r.md5, str) and r.md5},
+            numbers={r.number for _i, _c, _h, r in readable if isinstance(r.number, str) and r.number}):
+        state = _BillState(row)
+        by_md5[row.qr_md5] = by_number[state.number] = state
+    for index, callback, headers, read in readable:
         key = (callback.provider, read.event_id)
         if key in seen:
-            outcomes[index] = _duplicate_event(session, callback.provider, callback.body, callback.headers, read,
-                                               seen[key], flush=False)
+            again = f"event {read.event_id} seen before"
+            note_id = writes.note(callback, headers, signature_valid=True, outcome="duplicate", detail=again,
+                                  read=read, bill_id=seen[key])
+            outcomes[index] = PaymentOutcome(notification_id=note_id, outcome="duplicate", detail=again)
             continue
-        note = _record(session, callback.provider, callback.body, callback.headers, flush=False,
-                       signature_valid=True, outcome="received", event_id=read.event_id, transaction_ref=read.ref,
-                       amount_minor=read.amount, currency=read.currency)
         bill = by_md5.get(read.md5.lower()) if isinstance(read.md5, str) and read.md5 else None
         if bill is None and isinstance(read.number, str):
             bill = by_number.get(read.number)
-        outcomes[index] = _apply_event(session, note, bill, provider=callback.provider, read=read, flush=False)
-        seen[key] = note.bill_id
-    session.flush()
+        outcome, detail, paid_at = _decide(bill, read)
+        if outcome == "applied" and bill is not None and paid_at is not None:
+            writes.pay(bill, provider=callback.provider, ref=read.ref, amount=read.amount, paid_at=paid_at)
+        bill_id = bill.id if bill is not None else None
+        note_id = writes.note(callback, headers, signature_valid=True, outcome=outcome, detail=detail, read=read,
+                              event_id=read.event_id, bill_id=bill_id)
+        if outcome == "held":
+            log.warning("payment held for review", notification=str(note_id), detail=detail)
+        outcomes[index] = PaymentOutcome(notification_id=note_id, outcome=outcome, detail=detail,
+                                         bill_number=bill.number if bill else None,
+                                         bill_status=bill.status if bill else None)
+        seen[key] = bill_id
+    writes.write(session)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
