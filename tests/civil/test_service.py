@@ -51,6 +51,16 @@ class TestResidents:
                                                      birth_date=date(1990, 5, 17))] == [dara.id]
         assert [r.id for r in civil.search_residents(db, reader, purpose="test", nin=dara.nin)] == [dara.id]
 
+    def test_more_matches_than_the_limit_gives_those_registered_first_listed_by_name(self, db: Session) -> None:
+        first = make_resident(db, given_name="Vibol", family_name="Sok", birth_date=date(1970, 2, 3))
+        second = make_resident(db, given_name="Bora", family_name="Sok", birth_date=date(1980, 4, 5))
+        make_resident(db, given_name="Chenda", family_name="Sok", birth_date=date(1985, 6, 7))
+        reader = officer("civil.read")
+        found = civil.search_residents(db, reader, purpose="test", name="Sok", limit=2)
+        assert [r.id for r in found] == [second.id, first.id]
+        assert [r.given_name_latin for r in civil.search_residents(db, reader, purpose="test", name="Sok")] == [
+            "Bora", "Chenda", "Vibol"]
+
     def test_every_read_is_logged_with_its_purpose(self, db: Session) -> None:
         person = make_resident(db)
         civil.get_resident(db, officer("civil.read"), resident_id=person.id, purpose="passport application")

@@ -26,19 +26,29 @@ def resident_by_nin(session: Session, nin: str) -> Resident | None:
     return session.scalars(select(Resident).where(Resident.nin == nin)).first()
 
 
+def residents_by_id(session: Session, ids: Sequence[uuid.UUID]) -> Sequence[Resident]:
+    return session.scalars(select(Resident).where(Resident.id.in_(ids))).all()
+
+
 def residents_by_nin(session: Session, nins: Sequence[str]) -> Sequence[Resident]:
     return session.scalars(select(Resident).where(Resident.nin.in_(nins))).all()
 
 
 def search_residents(session: Session, *, latin: str | None, birth_date: date | None,
-                     limit: int) -> Sequence[Resident]:
+                     limit: int) -> list[Resident]:
+    """Up to ``limit`` residents matching every word, listed by name. When more match, those registered
+    first are taken (ids grow with time): walking the primary key stops after ``limit`` matches for a
+    common name and the trigram index serves a rare one, whereas picking the first by name had to
+    sort every Sok in the country, or walk the name index through most of the register."""
     stmt = select(Resident)
     if latin:
         for word in latin.split():
             stmt = stmt.where(Resident.search_name.like(f"% {word}%"))
     if birth_date:
         stmt = stmt.where(Resident.birth_date == birth_date)
-    return session.scalars(stmt.order_by(Resident.family_name_latin, Resident.given_name_latin).limit(limit)).all()
+    found = list(session.scalars(stmt.order_by(Resident.id).limit(limit)))
+    found.sort(key=lambda r: (r.family_name_latin, r.given_name_latin, r.id))
+    return found
 
 
 def versions_of(session: Session, resident_id: uuid.UUID) -> Sequence[ResidentVersion]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import date
 from typing import IO, Any
 
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -154,14 +156,24 @@ def _assign_number(session: Session, resident: Resident, rules: CivilRules,
     """Reserve a fresh number in the registry (retried on a clash, inside a savepoint) and give it to
     ``resident``; the caller keeps the history."""
     make = generate or nin_rules.generate_nin
+    dialect = session.get_bind().dialect.name
+    session.flush()  # the resident exists before a number refers to it
     for _attempt in range(NIN_ATTEMPTS):
         number = make(rules.nin_length)
-        try:
-            with session.begin_nested():
-                session.add(IssuedNumber(number=number, resident_id=resident.id))
-                session.flush()
-        except IntegrityError:
-            continue
+        values = {"number": number, "resident_id": resident.id, "issued_at": utcnow()}
+        if dialect in ("postgresql", "sqlite"):
+            # One statement: a number taken (even by a transaction not yet committed) inserts nothing.
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            stmt = insert(IssuedNumber).values(**values).on_conflict_do_nothing().returning(IssuedNumber.number)
+            if session.execute(stmt).first() is None:
+                continue
+        else:
+            try:
+                with session.begin_nested():
+                    session.add(IssuedNumber(**values))
+                    session.flush()
+            except IntegrityError:
+                continue
         resident.nin = number
         return number
     raise Conflict(_("No free national ID number was found; try again."))
@@ -188,9 +200,11 @@ def _parent_name(session: Session, parent_id: uuid.UUID | None, written: str | N
 
 
 def _new_resident(session: Session, details: PersonDetails, *, birth_date: date,
-                  birth_place_code: str | None) -> Resident:
+                  birth_place_code: str | None, checked_places: Collection[str] = ()) -> Resident:
+    """A new resident row (flushed); ``checked_places`` were checked against the places list already."""
     for field, code in (("birth_place_code", birth_place_code), ("address_code", details.address_code)):
-        _check_place(session, code, field)
+        if code not in checked_places:
+            _check_place(session, code, field)
     for field, parent_id in (("mother_id", details.mother_id), ("father_id", details.father_id)):
         if parent_id is not None:
             _load_resident(session, parent_id, field)
@@ -451,6 +465,15 @@ def _alive_subject(session: Session, subject_id: uuid.UUID | None, field: str, w
     return person
 
 
+def _parents_of_birth(session: Session, event: LifeEvent) -> list[Resident]:
+    """The parents a birth names, loaded in one query. The caller keeps the list for the rest of the
+    step: the session holds its rows weakly, and the rules, the duplicate check and the new resident
+    all look the parents up again (then without a query)."""
+    child = event.details.get("child") if event.kind == "birth" else None
+    ids = [uuid.UUID(str(child[key])) for key in ("mother_id", "father_id") if child and child.get(key)]
+    return list(repository.residents_by_id(session, ids)) if ids else []
+
+
 def check_event(session: Session, event: LifeEvent, rules: CivilRules) -> None:
     """Apply the consistency rules to ``event``; raise ``ValidationFailed`` naming the first rule broken."""
     when = event.occurred_on
@@ -559,6 +582,7 @@ def declare_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
     """
     actor.require(CIVIL_DECLARE)
     event = _load_event(session, event_id)
+    parents = _parents_of_birth(session, event)
     check_event(session, event, rules)
     now = utcnow()
     event.declared_at = now
@@ -566,6 +590,7 @@ def declare_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
     _transition(session, actor, event, to="declared", allowed_from=("draft", "requires_updates"))
     if event.kind == "birth":
         _check_birth_for_duplicates(session, actor, event, rules)
+    del parents
     return EventRead.model_validate(event)
 
 
@@ -592,8 +617,10 @@ def validate_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
     if event.is_late and event.late_approved_by is None:
         raise Conflict(_("This registration is late: a supervisor must approve it first."))
     _no_pending_duplicates(session, event)
+    parents = _parents_of_birth(session, event)
     check_event(session, event, rules)
     _transition(session, actor, event, to="validated", allowed_from=("declared",))
+    del parents
     return EventRead.model_validate(event)
 
 
@@ -622,7 +649,8 @@ def _apply(session: Session, actor: Actor, event: LifeEvent, rules: CivilRules) 
     details, reason = event.details, f"{event.kind} {event.id}"
     if event.kind == "birth":
         child = _new_resident(session, PersonDetails.model_validate(details["child"]),
-                              birth_date=event.occurred_on, birth_place_code=event.place_code)
+                              birth_date=event.occurred_on, birth_place_code=event.place_code,
+                              checked_places={event.place_code} if event.place_code else ())
         _assign_number(session, child, rules)
         _keep_history(session, actor, child, action="birth.register", before=None, reason=reason, event_id=event.id)
         event.subject_id = child.id
@@ -667,8 +695,10 @@ def register_event(session: Session, actor: Actor, *, event_id: uuid.UUID,
         raise Conflict(_("A life event in the state “%(state)s” cannot go to “%(target)s”.",
                          state=event.state, target="registered"))
     _no_pending_duplicates(session, event)
+    parents = _parents_of_birth(session, event)
     check_event(session, event, rules)
     _apply(session, actor, event, rules)
+    del parents
     event.registered_at = utcnow()
     _transition(session, actor, event, to="registered", allowed_from=("validated",))
     enqueue(session, channel="pubsub", destination=EVENTS_DESTINATION, idempotency_key=str(event.id), payload={
