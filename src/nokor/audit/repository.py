@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from nokor.audit.models import AuditChainHead, AuditEntry
+from nokor.kit.bulk import insert_rows
 
 GENESIS_HASH = "0" * 64
 
@@ -57,7 +58,7 @@ def insert_entries(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert new (unsealed) entries, given as column values, in one multi-row statement."""
     table = AuditEntry.__table__
     assert isinstance(table, Table)
-    session.execute(insert(table), rows)
+    insert_rows(session, table, rows)
 
 
 def get_head(session: Session) -> AuditChainHead | None:

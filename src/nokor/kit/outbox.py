@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Index, Integer, String, Table, Text, insert, or_, select, update
+from sqlalchemy import Index, Integer, String, Table, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from nokor.db import Base, JSONType, UTCDateTime, new_id
+from nokor.kit.bulk import insert_rows
 from nokor.kit.errors import Conflict, NotFound, ValidationFailed, field_error
 from nokor.kit.i18n import gettext as _
 from nokor.kit.pagination import DEFAULT_LIMIT, Page, paginate
@@ -120,7 +121,7 @@ def enqueue_many(session: Session, *, channel: str, messages: Sequence[Outgoing]
                      "created_at": now, "delivered_at": None, "dead_at": None})
     table = OutboxMessage.__table__
     assert isinstance(table, Table)
-    session.execute(insert(table), rows)
+    insert_rows(session, table, rows)
     return [row["id"] for row in rows]
 
 

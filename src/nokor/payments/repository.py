@@ -7,9 +7,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Row, Select, Table, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from nokor.kit.bulk import in_values, insert_rows, update_rows
 from nokor.payments.models import (
     Bill,
     Fee,
@@ -60,7 +61,7 @@ def bill_rows_for_payments(session: Session, *, md5s: set[str], numbers: set[str
     if not md5s and not numbers:
         return []
     columns = [getattr(Bill, name) for name in _BILL_STATE]
-    stmt = select(*columns).where(or_(Bill.qr_md5.in_(sorted(md5s)), Bill.number.in_(sorted(numbers))))
+    stmt = select(*columns).where(or_(in_values(session, Bill.qr_md5, md5s), in_values(session, Bill.number, numbers)))
     return session.execute(stmt.order_by(Bill.id).with_for_update()).all()
 
 
@@ -72,24 +73,18 @@ def _table(model: type[Any]) -> Table:
 
 def insert_notifications(session: Session, rows: list[dict[str, Any]]) -> None:
     """Record notifications (every column given) in one batched statement."""
-    if rows:
-        session.execute(insert(_table(ProviderNotification)), rows)
+    insert_rows(session, _table(ProviderNotification), rows)
 
 
 def insert_ledger_entries(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append ledger entries (every column given) in one batched statement."""
-    if rows:
-        session.execute(insert(_table(LedgerEntry)), rows)
+    insert_rows(session, _table(LedgerEntry), rows)
 
 
 def mark_bills_paid(session: Session, changes: list[dict[str, Any]]) -> None:
-    """Set bills paid (``b_id``, ``b_paid_minor``, ``b_paid_at``, ``b_provider``, ``b_provider_ref``,
-    ``b_updated_at``) in one batched statement."""
-    table = _table(Bill)
-    session.execute(update(table).where(table.c.id == bindparam("b_id")).values(
-        status="paid", paid_minor=bindparam("b_paid_minor"), paid_at=bindparam("b_paid_at"),
-        provider=bindparam("b_provider"), provider_ref=bindparam("b_provider_ref"),
-        updated_at=bindparam("b_updated_at")), changes)
+    """Set bills paid (``id``, ``status``, ``paid_minor``, ``paid_at``, ``provider``, ``provider_ref``,
+    ``updated_at``) in one statement."""
+    update_rows(session, _table(Bill), "id", changes)
 
 
 def notifications_by_events(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
@@ -101,7 +96,8 @@ def notifications_by_events(session: Session, keys: set[tuple[str, str]]) -> dic
     for provider in {p for p, _e in keys}:
         events = sorted(e for p, e in keys if p == provider)
         rows = session.execute(select(ProviderNotification.event_id, ProviderNotification.bill_id).where(
-            ProviderNotification.provider == provider, ProviderNotification.event_id.in_(events))).all()
+            ProviderNotification.provider == provider,
+            in_values(session, ProviderNotification.event_id, events))).all()
         found.update({(provider, str(event)): bill for event, bill in rows})
     return found
 

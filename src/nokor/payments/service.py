@@ -522,8 +522,8 @@ class _BatchWrites:
         if self.paid:
             now = utcnow()
             repository.mark_bills_paid(session, [
-                {"b_id": b.id, "b_paid_minor": b.paid_minor, "b_paid_at": b.paid_at, "b_provider": b.provider,
-                 "b_provider_ref": b.provider_ref, "b_updated_at": now} for b in self.paid])
+                {"id": b.id, "status": b.status, "paid_minor": b.paid_minor, "paid_at": b.paid_at,
+                 "provider": b.provider, "provider_ref": b.provider_ref, "updated_at": now} for b in self.paid])
             repository.insert_ledger_entries(session, self.ledger)
             audit.record_changes(session, self.changes)
             enqueue_many(session, channel="pubsub", messages=self.messages)
