@@ -184,7 +184,7 @@ def _pick(rng: random.Random, table: list[tuple[str, str]], weights: list[float]
     return rng.choices(table, cum_weights=weights)[0]
 
 
-def _khmer_given(rng: random.Random, sex: str) -> tuple[str, str]:
+def khmer_given_name(rng: random.Random, sex: str) -> tuple[str, str]:
     """A Khmer given name as written and its Latin form: mostly built from a first syllable and an
     ending, sometimes one of the classic whole names, for boys sometimes a single syllable."""
     sex = "M" if sex == "M" else "F"
@@ -208,7 +208,7 @@ def _name(rng: random.Random, sex: str, cham: bool, family: tuple[str, str] | No
         g = rng.choices(table, cum_weights=_ARABIC_GIVEN_WEIGHTS["M" if sex == "M" else "F"])[0]
         f = family or rng.choices(ARABIC_FAMILY, cum_weights=_ARABIC_FAMILY_WEIGHTS)[0][:2]
         return g[0], f[0], g[1], f[1]
-    given, given_latin = _khmer_given(rng, sex)
+    given, given_latin = khmer_given_name(rng, sex)
     f = family or _pick(rng, FAMILY, _FAMILY_WEIGHTS)
     return given, f[0], given_latin, f[1]
 
