@@ -20,6 +20,7 @@ from itsdangerous import URLSafeSerializer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DataError
+from sqlalchemy.orm import configure_mappers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -137,6 +138,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_govstack.router)
     app.include_router(identity_views.router)
     app.include_router(portal_views.router)
+    # Every domain's models are imported by now: set up their mappers here rather than in the first request
+    # that touches the database (a tenth of a second of CPU on this machine).
+    configure_mappers()
     return app
 
 

@@ -3,8 +3,10 @@
 An executemany sends one bind and execute per row; under a busy batch that per-row work is most of
 the CPU a row costs. On PostgreSQL ``insert_rows`` sends every row of a batch as one array per column,
 ``INSERT ... SELECT * FROM unnest(...)``, and ``in_values`` compares with ``= ANY(array)``, so the
-statement and its parameters are the same whatever the batch size (one prepared statement). Elsewhere
-(SQLite) they fall back to an executemany and an ``IN`` list.
+statement and its parameters are the same whatever the batch size (one prepared statement). The arrays
+of the writes go in psycopg's binary format: its text format escapes every element of an array with a
+regular expression in Python (23 µs for each JSON body of a payment notification, against 0.2 µs).
+Elsewhere (SQLite) they fall back to an executemany and an ``IN`` list.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, insert, text, update
+from sqlalchemy import ColumnElement, Table, any_, bindparam, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute, Session
 
-_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+_STATEMENTS: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -34,12 +36,11 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     key = (table.name, names)
     statement = _STATEMENTS.get(key)
     if statement is None:
-        arrays = ", ".join(f"CAST(:c{i} AS {table.c[name].type.compile(dialect)}[])" for i, name in enumerate(names))
-        columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
-        statement = _STATEMENTS[key] = text(
-            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({columns}) "  # noqa: S608 (names from the table)
-            f"SELECT * FROM unnest({arrays})")
-    session.execute(statement, _arrays(table, names, rows, dialect))
+        quote = dialect.identifier_preparer.quote
+        statement = _STATEMENTS[key] = (
+            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "  # noqa: S608 (names of the table's columns)
+            f"({', '.join(quote(name) for name in names)}) SELECT * FROM unnest({_arrays_sql(table, names, dialect)})")
+    _execute_binary(session, statement, _arrays(table, names, rows, dialect))
 
 
 def update_rows(session: Session, table: Table, key: str, rows: list[dict[str, Any]]) -> None:
@@ -58,22 +59,35 @@ def update_rows(session: Session, table: Table, key: str, rows: list[dict[str, A
     statement = _STATEMENTS.get(cache_key)
     if statement is None:
         quote = dialect.identifier_preparer.quote
-        arrays = ", ".join(f"CAST(:c{i} AS {table.c[name].type.compile(dialect)}[])" for i, name in enumerate(names))
         sets = ", ".join(f"{quote(name)} = v.c{i}" for i, name in enumerate(names) if name != key)
-        statement = _STATEMENTS[cache_key] = text(
-            f"UPDATE {dialect.identifier_preparer.format_table(table)} AS t SET {sets} "  # noqa: S608 (names from the table)
-            f"FROM unnest({arrays}) AS v({', '.join(f'c{i}' for i in range(len(names)))}) "
+        statement = _STATEMENTS[cache_key] = (
+            f"UPDATE {dialect.identifier_preparer.format_table(table)} AS t SET {sets} "  # noqa: S608 (names of the table's columns)
+            f"FROM unnest({_arrays_sql(table, names, dialect)}) AS v({', '.join(f'c{i}' for i in range(len(names)))}) "
             f"WHERE t.{quote(key)} = v.c{names.index(key)}")
-    session.execute(statement, _arrays(table, names, rows, dialect))
+    _execute_binary(session, statement, _arrays(table, names, rows, dialect))
 
 
-def _arrays(table: Table, names: tuple[str, ...], rows: list[dict[str, Any]], dialect: Any) -> dict[str, list[Any]]:
-    params: dict[str, list[Any]] = {}
-    for i, name in enumerate(names):
+def _arrays_sql(table: Table, names: tuple[str, ...], dialect: Any) -> str:
+    """One binary array parameter per column, cast to the column's type."""
+    return ", ".join(f"CAST(%b AS {table.c[name].type.compile(dialect)}[])" for name in names)
+
+
+def _execute_binary(session: Session, statement: str, arrays: list[list[Any]]) -> None:
+    """Run ``statement`` on the session's connection (its transaction) with psycopg and binary parameters."""
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute(statement, arrays)
+
+
+def _arrays(table: Table, names: tuple[str, ...], rows: list[dict[str, Any]], dialect: Any) -> list[list[Any]]:
+    """Each column's values, through the column's type as an ORM write would send them."""
+    arrays: list[list[Any]] = []
+    for name in names:
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         values = [row[name] for row in rows]
-        params[f"c{i}"] = [process(v) for v in values] if process else values
-    return params
+        arrays.append([process(v) for v in values] if process else values)
+    return arrays
 
 
 def in_values(session: Session, column: ColumnElement[Any] | QueryableAttribute[Any],
