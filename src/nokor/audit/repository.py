@@ -55,7 +55,7 @@ def write_seals(session: Session, changes: list[dict[str, Any]]) -> None:
 
 
 def insert_entries(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert new (unsealed) entries, given as column values, in one multi-row statement."""
+    """Insert new (unsealed) entries, given as column values, in one statement."""
     table = AuditEntry.__table__
     assert isinstance(table, Table)
     insert_rows(session, table, rows)

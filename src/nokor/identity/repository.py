@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from nokor.identity.models import (
@@ -21,6 +21,7 @@ from nokor.identity.models import (
     RelyingParty,
     Verification,
 )
+from nokor.kit.bulk import insert_rows
 
 
 def account(session: Session, resident_id: uuid.UUID, *, lock: bool = False) -> CitizenAccount | None:
@@ -113,7 +114,7 @@ def given_consents_for_client(session: Session, *, resident_id: uuid.UUID,
 
 
 def insert_verifications(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert verification records, given as column values, in one multi-row statement."""
+    """Insert verification records, given as column values, in one statement."""
     table = Verification.__table__
     assert isinstance(table, Table)
-    session.execute(insert(table), rows)
+    insert_rows(session, table, rows)
