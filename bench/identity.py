@@ -12,6 +12,9 @@ serve`` (uvicorn, one process) and measures over HTTP:
   date of birth), ``--concurrency`` keep-alive connections each with one request in flight (a lean HTTP/1.1
   client, so the load generator does not take the CPU the server needs), after 50 to warm up: throughput,
   latency percentiles and the server process's CPU time per call;
+* verification at a fixed rate: ``--rate`` calls per second (1,000, the goal) for ``--rate-seconds``, each
+  due at its own time and timed from then over up to 64 connections (open loop): the latency percentiles a
+  relying party sees at that throughput;
 * token issuance: for signed-in citizens, one after the other after 5 to warm up, the consent answer
   (``POST /authorize``, which issues the code) followed by ``POST /oauth/token`` (PKCE, client secret, ES256
   ID token sealed by the platform key); the server's CPU per flow counts the consent page too;
@@ -203,6 +206,56 @@ async def verification(base: str, key: str, probes: list[dict[str, Any]], total:
             "p99_ms": pct(latencies, 99), "match_share": matches / total, "cpu_ms": cpu * 1000 / total}
 
 
+async def verification_at_rate(base: str, key: str, probes: list[dict[str, Any]], rate: float, seconds: float,
+                               connections_max: int, server_pid: int) -> dict[str, float]:
+    """Verification offered at a fixed rate (open loop, as a relying party's traffic arrives), not as fast as
+    the server answers: call i is due at ``i / rate`` and its latency counts from then, so a call that waits
+    for a free connection is charged for the wait (no coordinated omission). This is the latency at that
+    throughput; the closed-loop phase above measures the throughput ceiling, where every call queues."""
+    host, port = HOST, int(base.rsplit(":", 1)[1])
+    requests = [verify_request(host, port, key, probe) for probe in probes]
+    total = int(rate * seconds)
+    idle: asyncio.Queue[KeepAliveConnection] = asyncio.Queue()
+    opened = [await KeepAliveConnection.open(host, port) for _ in range(connections_max)]
+    for connection in opened:
+        idle.put_nowait(connection)
+    latencies: list[float] = []
+    failures = 0
+
+    async def call(i: int, due: float) -> None:
+        nonlocal failures
+        connection = await idle.get()
+        try:
+            status, _body = await connection.send(requests[i % len(requests)])
+        finally:
+            idle.put_nowait(connection)
+        latencies.append((time.perf_counter() - due) * 1000)
+        failures += status != 200
+
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        for _ in range(50):  # warm up
+            await opened[0].send(requests[0])
+        started, cpu = time.perf_counter(), cpu_seconds(server_pid)
+        sent = 0
+        while sent < total:
+            now = time.perf_counter()
+            due_now = min(total, int((now - started) * rate) + 1)
+            for i in range(sent, due_now):
+                tasks.append(asyncio.create_task(call(i, started + i / rate)))
+            sent = due_now
+            await asyncio.sleep(0.001)
+        await asyncio.gather(*tasks)
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds(server_pid) - cpu
+    finally:
+        for connection in opened:
+            connection.close()
+    if failures:
+        raise RuntimeError(f"{failures} of {total} verifications at {rate:.0f}/s did not answer 200")
+    return {"offered_per_second": rate, "per_second": total / elapsed, "p50_ms": pct(latencies, 50),
+            "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99), "cpu_ms": cpu * 1000 / total}
+
+
 WARM_UP_FLOWS = 5
 
 
@@ -272,6 +325,9 @@ def main() -> None:
                         help="population to generate when the database does not exist yet")
     parser.add_argument("--verifications", type=int, default=10000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=1000,
+                        help="verifications offered per second in the fixed-rate phase (the goal's throughput)")
+    parser.add_argument("--rate-seconds", type=float, default=10, help="length of the fixed-rate phase")
     parser.add_argument("--citizens", type=int, default=200, help="code flows (token issuance)")
     parser.add_argument("--ekyc", type=int, default=1000)
     args = parser.parse_args()
@@ -291,6 +347,8 @@ def main() -> None:
         wait_ready(base, server, log, timeout=120)
         verified = asyncio.run(verification(base, setup["key"], setup["probes"], args.verifications,
                                             args.concurrency, server.pid))
+        at_rate = asyncio.run(verification_at_rate(base, setup["key"], setup["probes"], args.rate,
+                                                   args.rate_seconds, 64, server.pid))
         tokens, issued = issue_tokens(base, setup, server.pid)
         kyc = ekyc(base, setup, tokens, args.ekyc)
     finally:
@@ -303,6 +361,11 @@ def main() -> None:
         ("verification", "p99_ms", verified["p99_ms"]),
         ("verification", "server_cpu_ms_per_call", verified["cpu_ms"]),
         ("verification", "match_share", verified["match_share"]),
+        ("verification_at_rate", "offered_per_second", at_rate["offered_per_second"]),
+        ("verification_at_rate", "answered_per_second", at_rate["per_second"]),
+        ("verification_at_rate", "p50_ms", at_rate["p50_ms"]), ("verification_at_rate", "p95_ms", at_rate["p95_ms"]),
+        ("verification_at_rate", "p99_ms", at_rate["p99_ms"]),
+        ("verification_at_rate", "server_cpu_ms_per_call", at_rate["cpu_ms"]),
         ("token_issuance", "per_second_sequential", issued["per_second_sequential"]),
         ("token_issuance", "p50_ms", issued["p50_ms"]), ("token_issuance", "p95_ms", issued["p95_ms"]),
         ("token_issuance", "server_cpu_ms_per_flow", issued["cpu_ms"]),
