@@ -92,7 +92,8 @@ def clearing_account(provider: str) -> str:
     return f"clearing:{provider}"
 
 
-def _snapshot(bill: Bill) -> dict[str, Any]:
+def _snapshot(bill: Bill | _BillState) -> dict[str, Any]:
+    """The bill's audited fields, from its ORM object or from the plain row a batch of callbacks works on."""
     out: dict[str, Any] = {}
     for name in BILL_FIELDS:
         value = getattr(bill, name)
@@ -460,14 +461,6 @@ class _BillState:
         self.subject_id: str | None = row.subject_id
 
 
-def _snapshot_of(bill: _BillState) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in BILL_FIELDS:
-        value = getattr(bill, name)
-        out[name] = value.isoformat() if isinstance(value, datetime) else value
-    return out
-
-
 def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
 
@@ -498,7 +491,7 @@ class _BatchWrites:
 
     def pay(self, bill: _BillState, *, provider: str, ref: str, amount: int, paid_at: datetime) -> None:
         """What ``_pay`` does to one bill, as rows: the bill's new state, the ledger, the audit trail, the outbox."""
-        before = _snapshot_of(bill)
+        before = _snapshot(bill)
         bill.status, bill.paid_minor, bill.paid_at, bill.provider, bill.provider_ref = \
             "paid", amount, paid_at, provider, ref
         self.paid.append(bill)
@@ -511,7 +504,7 @@ class _BatchWrites:
         if actor is None:
             actor = self.actors[provider] = Actor.system(f"provider:{provider}")
         self.changes.append(audit.Change(actor=actor, action="bill.pay", subject_type="payments_bill",
-                                         subject_id=bill.id, before=before, after=_snapshot_of(bill)))
+                                         subject_id=bill.id, before=before, after=_snapshot(bill)))
         self.messages.append(Outgoing(
             destination="payments.bill.paid", idempotency_key=f"bill-paid:{bill.id}",
             payload={"bill_number": bill.number, "subject_type": bill.subject_type, "subject_id": bill.subject_id,
