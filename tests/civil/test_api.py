@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tests.civil.factories import VILLAGE, make_resident
 from tests.conftest import issue_key
 
 from nokor import civil
+from nokor.civil.models import LifeEvent
 
 ALL = ["civil.read", "civil.declare", "civil.validate", "civil.register", "civil.certify"]
 
@@ -67,6 +70,17 @@ class TestEvents:
         assert refused.json()["errors"][0] | {"detail": ""} == {"pointer": "/place_code", "code": "unknown_place",
                                                                 "detail": ""}
         assert "12999999" in refused.json()["errors"][0]["detail"]
+
+    def test_a_partner_on_a_birth_is_422_not_a_foreign_key_error(self, client: TestClient, db: Session) -> None:
+        writer = issue_key(db, permissions=["civil.declare"])
+        db.commit()
+        body = {"kind": "birth", "occurred_on": date.today().isoformat(), "partner_id": str(uuid.uuid4()),
+                "child": {"given_name": "A", "family_name": "B", "sex": "F"}}
+        refused = client.post("/api/v1/civil/events", json=body, headers=auth(writer))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["pointer"] == "/partner_id"
+        assert refused.json()["errors"][0]["code"] == "partner_not_allowed"
+        assert db.scalar(select(func.count()).select_from(LifeEvent)) == 0
 
     def test_a_correction_with_a_bad_value_is_422_not_500(self, client: TestClient, db: Session) -> None:
         person = make_resident(db)

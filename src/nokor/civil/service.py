@@ -480,6 +480,8 @@ def check_event(session: Session, event: LifeEvent, rules: CivilRules) -> None:
     if when > date.today():
         raise _fail("occurred_on", _("The date of the event cannot be in the future."), "future_date")
     _check_place(session, event.place_code, "place_code")
+    if event.partner_id is not None and event.kind not in ("marriage", "divorce"):
+        raise _fail("partner_id", _("Only a marriage or a divorce names a partner."), "partner_not_allowed")
     details = event.details
     if event.kind == "birth":
         if not details.get("child"):
