@@ -118,6 +118,11 @@ class TestBatchedPath:
         broken = client.post("/api/v1/identity/verify", content=b'{"individual_id": ',
                              headers={"authorization": f"Bearer {allowed}", "content-type": "application/json"})
         assert broken.status_code == 422
+        for number in ("1234567\\u00000123", "ABCDEFGHIJKL"):  # PostgreSQL refuses a NUL inside a text parameter
+            garbled = client.post("/api/v1/identity/verify", content=f'{{"individual_id": "{number}", "sex": "F"}}',
+                                  headers={"authorization": f"Bearer {allowed}", "content-type": "application/json"})
+            assert garbled.status_code == 422, garbled.text
+            assert garbled.json()["errors"][0]["pointer"] == "/body/individual_id"
         assert verify(client, allowed, individual_id=civil.generate_nin(), sex="F")["match"] is False
 
     def test_a_revoked_key_stops_at_once(self, client: TestClient, db: Session) -> None:

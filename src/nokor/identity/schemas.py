@@ -157,7 +157,8 @@ class ConsentView(BaseModel):
 class VerificationRequest(BaseModel):
     """What an agency wants confirmed about a person; at least one attribute besides the number."""
 
-    individual_id: str = Field(min_length=8, max_length=20, description="National ID number or virtual ID")
+    individual_id: str = Field(min_length=8, max_length=20, pattern=r"^[0-9]+$",
+                               description="National ID number or virtual ID: digits only")
     name: str | None = Field(None, max_length=400, description="Full name, in any script")
     birth_date: IsoDate | None = None
     sex: Literal["F", "M", "X"] | None = None
