@@ -208,3 +208,33 @@ class Receipt(Base):
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     signature_record_id: Mapped[uuid.UUID] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuthorisationCode(Base):
+    """A payer's pre-authorisation code (GSMA authorisation codes, GovStack QA P2G API).
+
+    The payer's provider (an API client) creates it for one of its customer's accounts; it expires
+    after its lifetime and pays at most one later transaction that quotes it (``redeemed_by``), within
+    its amount (exactly, or at most). ``state`` is active or cancelled; "expired" is read from the times.
+    """
+
+    __tablename__ = "payments_authorisation_code"
+    __table_args__ = (Index("ix_payments_authorisation_code_client_account", "client_id", "account"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    client_id: Mapped[uuid.UUID | None] = mapped_column()
+    account: Mapped[str] = mapped_column(String(256))
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    amount_type: Mapped[str] = mapped_column(String(8))
+    lifetime_seconds: Mapped[int] = mapped_column(Integer)
+    transaction_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    client_correlation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redeemed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments_notification.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
