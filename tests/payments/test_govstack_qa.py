@@ -492,6 +492,10 @@ class TestAuthorisationCodes:
                                 (PAYER, {"metadata": [{"key": "note", "value": "nul \x00"}]})):
             answer = new_code(client, key, account=account, **fields)
             assert answer.status_code == 400 and answer.json()["errorCategory"] == "validation", (fields, answer.text)
+        for lifetime in ("Infinity", "NaN", "1.5", "true"):  # Python's JSON reader takes Infinity and NaN
+            answer = client.post(f"{QA}/accounts/{PAYER}/authorisationcodes",
+                                 content='{"codeLifetime": ' + lifetime + "}", headers=headers(key, "life"))
+            assert answer.status_code == 400 and answer.json()["errorCode"] == "formatError", (lifetime, answer.text)
         assert db.scalars(select(AuthorisationCode)).all() == []
 
     def test_creating_a_code_needs_the_notify_permission_and_is_audited(self, client: TestClient,
@@ -527,3 +531,12 @@ class TestResponses:
         assert client.get(link, headers=headers(key, "r")).json()["authorisationCode"] == code
         missing = client.get(f"{QA}/responses/7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d", headers=headers(key, "r"))
         assert missing.status_code == 404 and missing.json()["errorCategory"] == "identification"
+
+    def test_a_client_without_payments_permissions_is_refused(self, client: TestClient, db: Session) -> None:
+        key = issue_key(db, permissions=["payments.refund"])
+        db.commit()
+        answer = client.get(f"{QA}/responses/7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d", headers=headers(key, "r"))
+        assert answer.status_code == 403
+        assert client.get(f"{QA}/responses/7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d").status_code == 401
+        assert client.get(f"{QA}/accounts/{PAYER}/authorisationcodes?codeState=active",
+                          headers=headers(key, "r")).status_code == 403

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import uuid
 from datetime import UTC, datetime
@@ -555,7 +556,7 @@ def _code_request(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     fields["amount_type"] = amount_type
     lifetime = body.get("codeLifetime")
     if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, int | float)
-                                 or lifetime != int(lifetime)):
+                                 or not math.isfinite(lifetime) or lifetime != int(lifetime)):
         return fields, "codeLifetime"
     fields["lifetime_seconds"] = None if lifetime is None else int(lifetime)
     if body.get("holdFundsIndicator") not in (None, False, True):
@@ -568,7 +569,7 @@ def _code_request(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     details: dict[str, Any] = {}
     for name, keys, limit in (("redemptionAccountIdentifiers", ("key", "value"), 50),
                               ("redemptionChannels", ("channelType",), 50), ("customData", ("key", "value"), 20),
-                              ("metadata", ("key", "value"), 19)):
+                              ("metadata", ("key", "value"), 18)):
         if body.get(name) is not None:
             checked = _party_list(body[name], keys, limit)
             if checked is None:
