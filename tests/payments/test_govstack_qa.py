@@ -81,6 +81,17 @@ class TestTransactions:
         assert unknown.status_code == 404 and unknown.json()["errorCategory"] == "identification"
         assert client.get(f"{QA}/transactions/not-a-reference", headers=headers(key, "c4")).status_code == 404
 
+    def test_the_error_text_is_in_the_callers_language(self, client: TestClient, db: Session) -> None:
+        key = issue_key(db, permissions=["payments.notify"])
+        db.commit()
+        answer = client.post(f"{QA}/transactions/type/billpay", content=billpay("2026000000000"),
+                             headers=headers(key, "de") | {"Accept-Language": "de"})
+        assert answer.status_code == 404
+        assert answer.json()["errordescription"] == "Es gibt keine Rechnung mit dieser Nummer."
+        wrong = client.post(f"{QA}/transactions/type/gift", content=billpay("2026000000000"),
+                            headers=headers(key, "km") | {"Accept-Language": "km"})
+        assert wrong.json()["errordescription"].startswith("ថ្លៃសេវារដ្ឋាភិបាល")
+
     def test_a_caller_without_the_permission_is_refused(self, client: TestClient, db: Session) -> None:
         bill = open_bill(db)
         key = issue_key(db, permissions=["payments.read"])

@@ -149,7 +149,7 @@ async def create_transaction(request: Request, session: DbSession, actor: Curren
     actor.require(service.PAYMENTS_NOTIFY)
     if transactionType not in ("billpay", "merchantpay"):
         return _error(400, "validation", "transactionTypeError",
-                      "Government fees are paid with billpay or merchantpay transactions.", correlation)
+                      _("Government fees are paid with billpay or merchantpay transactions."), correlation)
     raw = await request.body()
     body = _body(raw)
     if body is None:
@@ -189,7 +189,8 @@ async def create_transaction(request: Request, session: DbSession, actor: Curren
     if outcome.outcome == "duplicate":
         return _error(400, "businessRule", "duplicateRequest", outcome.detail or "seen before", correlation)
     if outcome.outcome == "held" and outcome.bill_number is None:
-        return _error(404, "identification", "identifierError", "There is no bill with this number.", correlation)
+        return _error(404, "identification", "identifierError", _("There is no bill with this number."),
+                      correlation)
     note, number = await run_in_threadpool(service.get_notification, session, actor,
                                            notification_id=outcome.notification_id)
     return _answer(201, _transaction(note, number, transactionType), correlation)
