@@ -235,6 +235,12 @@ def _constraints(db) -> dict[str, str]:
         "'registries_record_version'::regclass)")).all())
 
 
+def _column_defaults(db) -> dict[tuple[str, str], str | None]:
+    return {(table, column): default for table, column, default in db.execute(text(
+        "SELECT table_name, column_name, column_default FROM information_schema.columns "
+        "WHERE table_name IN ('registries_record', 'registries_field_value')")).all()}
+
+
 class TestIndexesBuiltAfterAFirstBigImport:
     """PostgreSQL: into an installation without any record yet, the indexes of the records and of their
     values (primary keys included) are built at the end."""
@@ -278,6 +284,51 @@ class TestIndexesBuiltAfterAFirstBigImport:
         with pytest.raises(IntegrityError):
             db.execute(text("INSERT INTO registries_record SELECT * FROM registries_record LIMIT 1"))
         db.rollback()
+
+    def test_what_every_row_shares_is_written_on_each_record_and_the_columns_keep_their_defaults(self, db,
+                                                                                                 tmp_path):
+        defaults = _column_defaults(db)
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        path = tmp_path / "biz.csv"
+        write_csv(path, [row(n) for n in range(20)])
+        reason = "Migration from the 2019 register: 100% of it, 'as is'"
+        report = registries.import_records(db, SYSTEM, name="biz", path=path, fmt="csv", worker=True,
+                                           defer_indexes=True, reason=reason)
+        assert report.written == 20
+        assert _column_defaults(db) == defaults
+        registry = db.execute(text("SELECT r.id, v.id FROM registries_registry r JOIN registries_schema_version v "
+                                   "ON v.registry_id = r.id WHERE r.name = 'biz'")).one()
+        stored = db.execute(text(
+            "SELECT DISTINCT registry_id, schema_version_id, revision, written_by, reason, operation, "
+            "written_at IS NOT NULL FROM registries_record")).all()
+        assert [tuple(r) for r in stored] == [(registry[0], registry[1], 1, SYSTEM.name, reason, "import", True)]
+        assert db.execute(text("SELECT DISTINCT registry_id FROM registries_field_value")).scalars().all() == [
+            registry[0]]
+        record = registries.read_record(db, SYSTEM, name="biz", record_id="C0000004", purpose="test")
+        assert record.data == row(4)
+        history = registries.record_history(db, SYSTEM, name="biz", record_id=record.id)
+        assert [(v.revision, v.operation, v.reason) for v in history] == [(1, "import", reason)]
+        # A record written afterwards gets its own values, not the import's.
+        db.commit()
+        make_registry(db, name="other", schema=TEN_FIELDS)
+        created = registries.create_record(db, SYSTEM, name="other", data=row(1))
+        assert created.revision == 1
+        assert db.execute(text("SELECT operation, reason FROM registries_record WHERE id = :id"),
+                          {"id": created.id}).one() == ("create", None)
+        found = registries.search_records(db, SYSTEM, name="other", filters=[
+            registries.SearchFilter(field="province", value="Takeo")])
+        assert [r.data["code"] for r in found.items] == ["C0000001"]
+
+    def test_a_rejected_import_leaves_the_column_defaults_as_they_were(self, db, tmp_path):
+        defaults = _column_defaults(db)
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        db.commit()
+        path = tmp_path / "biz.csv"
+        write_csv(path, [row(1), {**row(2), "employees": "-3"}])
+        with pytest.raises(registries.ImportRejected):
+            registries.import_records(db, SYSTEM, name="biz", path=path, fmt="csv", worker=True, defer_indexes=True)
+        db.rollback()
+        assert _column_defaults(db) == defaults
 
     def test_an_installation_with_records_but_no_indexed_value_keeps_its_indexes(self, db, tmp_path):
         make_registry(db, name="plain", schema={**TEN_FIELDS, "properties": {

@@ -25,7 +25,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
@@ -61,6 +61,10 @@ MAX_REPORTED = 1000
 RECORD_COLUMNS = ("id", "registry_id", "schema_version_id", "revision", "data", "subject_id", "written_at",
                   "written_by", "reason", "operation")
 VALUE_COLUMNS = ("record_id", "field", "registry_id", "value_text", "value_num")
+# What a COPY sends when the columns that are the same on every row of the import are the tables'
+# defaults for its transaction (see ``repository.preset_columns``).
+PRESET_RECORD_COLUMNS = ("id", "data", "subject_id")
+PRESET_VALUE_COLUMNS = ("record_id", "field", "value_text", "value_num")
 NULL = "\\N"
 INSERT_RECORDS = ("INSERT INTO registries_record (id, registry_id, schema_version_id, revision, data, subject_id, "
                   "written_at, written_by, reason, operation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -212,6 +216,8 @@ class _Plan:
     reject_path: str | None
     batch_size: int
     locale: str
+    preset: bool = False
+    """PostgreSQL: the columns that are the same on every row are the tables' defaults, and left out."""
 
 
 @dataclass
@@ -245,10 +251,13 @@ class _Encoder:
         self.rejects: IO[str] | None = None
         self.reject_writer: Any = None
         registry, version = plan.registry_id, plan.version_id
-        if plan.postgres:
+        if plan.postgres and plan.preset:
+            self.head, self.tail, self.between = "\t", "\n", "\t"
+        elif plan.postgres:
             self.head = f"\t{registry}\t{version}\t1\t"
             self.tail = (f"\t{plan.written_at.isoformat()}\t{_copy_escape(plan.written_by)}\t"
                          f"{NULL if plan.reason is None else _copy_escape(plan.reason)}\timport\n")
+            self.between = f"\t{registry}\t"
 
     def reject(self, number: int, raw: Any, errors: list[tuple[str, str]]) -> None:
         outcome = self.outcome
@@ -348,7 +357,8 @@ class _Encoder:
             lines: list[str] = []
             values: list[str] = []
             add_line, add_value = lines.append, values.append
-            prefixes = [(name, f"\t{name}\t{registry}\t") for name in searchable]
+            between = self.between
+            prefixes = [(name, f"\t{name}{between}") for name in searchable]
             for (_n, data, _r), record_id in zip(pending, ids, strict=True):
                 text = _dumps(data)
                 # JSON writes a backslash, tab, newline or carriage return inside any string as an escape
@@ -368,7 +378,7 @@ class _Encoder:
                         add_value(f"{record_id}{prefix}{low if clean else _copy_escape(low)}\t\\N\n")
                     else:
                         found, amount = schema_rules.index_value({}, value)
-                        values.append(f"{record_id}\t{name}\t{registry}\t"
+                        values.append(f"{record_id}\t{name}{between}"
                                       f"{NULL if found is None else _copy_escape(found)}\t"
                                       f"{NULL if amount is None else repr(amount)}\n")
             return "".join(lines).encode(), "".join(values).encode()
@@ -389,8 +399,11 @@ class _Encoder:
 class _BulkWriter:
     """Loads encoded batches: COPY on PostgreSQL, executemany on SQLite."""
 
-    def __init__(self, session: Session, *, overlap: bool = False) -> None:
+    def __init__(self, session: Session, *, overlap: bool = False, preset: bool = False) -> None:
         self.session = session
+        records, values = (PRESET_RECORD_COLUMNS, PRESET_VALUE_COLUMNS) if preset else (RECORD_COLUMNS, VALUE_COLUMNS)
+        self.copy_records = f"COPY registries_record ({', '.join(records)}) FROM STDIN"
+        self.copy_values = f"COPY registries_field_value ({', '.join(values)}) FROM STDIN"
         self.postgres = session.get_bind().dialect.name == "postgresql"
         # On PostgreSQL the COPY of one batch can run in a thread while the next batch is parsed:
         # psycopg waits for the server without the GIL. Only when nothing else uses the connection.
@@ -425,13 +438,12 @@ class _BulkWriter:
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
 
-    @staticmethod
-    def _copy(connection: Any, records: bytes, values: bytes) -> None:
+    def _copy(self, connection: Any, records: bytes, values: bytes) -> None:
         with connection.cursor() as cursor:
-            with cursor.copy(f"COPY registries_record ({', '.join(RECORD_COLUMNS)}) FROM STDIN") as copy:
+            with cursor.copy(self.copy_records) as copy:
                 copy.write(records)
             if values:
-                with cursor.copy(f"COPY registries_field_value ({', '.join(VALUE_COLUMNS)}) FROM STDIN") as copy:
+                with cursor.copy(self.copy_values) as copy:
                     copy.write(values)
 
 
@@ -614,15 +626,24 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
     suspended: list[str] = []
     if (big if defer_indexes is None else defer_indexes) and postgres and not check_stored_keys:
         suspended = repository.suspend_indexes(session)
+    presets: list[str] = []
+    if suspended:
+        # The tables are this transaction's alone until it ends: what is the same on every row becomes
+        # the column's default, and the COPY leaves it out.
+        presets = _preset_columns(session, plan)
+        plan = replace(plan, preset=True)
     try:
         outcome = _load(session, plan, found, registry.id, writer=_BulkWriter(
-            session, overlap=not check_stored_keys and not worker), validator=validator, stream=stream, path=path,
-            worker=worker, fork=fork, check_stored_keys=check_stored_keys, progress=progress)
+            session, overlap=not check_stored_keys and not worker, preset=plan.preset), validator=validator,
+            stream=stream, path=path, worker=worker, fork=fork, check_stored_keys=check_stored_keys,
+            progress=progress)
     except Exception:
         if suspended:  # the caller rolls back, which restores them too; this is for one that does not
             with contextlib.suppress(DBAPIError):
+                repository.restore_columns(session, presets)
                 repository.rebuild_indexes(session, suspended)
         raise
+    repository.restore_columns(session, presets)
     repository.rebuild_indexes(session, suspended)
     report = ImportReport(registry=registry.name, version=found.version, rows_read=outcome.rows_read,
                           written=outcome.written, rejected=outcome.rejected, errors_truncated=outcome.truncated,
@@ -641,6 +662,18 @@ def import_records(session: Session, actor: Actor, *, name: str, stream: IO[byte
                                "rejected": report.rejected})
     session.flush()
     return report
+
+
+def _preset_columns(session: Session, plan: _Plan) -> list[str]:
+    """Make the values every imported row shares the defaults of their columns; the statements that
+    put the defaults back."""
+    return [
+        repository.preset_columns(session, Record.__tablename__, {
+            "registry_id": plan.registry_id, "schema_version_id": plan.version_id, "revision": "1",
+            "written_at": plan.written_at.isoformat(), "written_by": plan.written_by, "reason": plan.reason,
+            "operation": "import"}),
+        repository.preset_columns(session, repository.VALUE_TABLE, {"registry_id": plan.registry_id}),
+    ]
 
 
 def _load(session: Session, plan: _Plan, found: SchemaVersion, registry_id: uuid.UUID, *, writer: _BulkWriter,

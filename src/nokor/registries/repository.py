@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -227,3 +228,45 @@ def rebuild_indexes(session: Session, definitions: list[str]) -> None:
     connection.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
     for definition in definitions:
         connection.exec_driver_sql(definition)
+
+
+def preset_columns(session: Session, table: str, values: dict[str, str | None]) -> str:
+    """Make ``values`` the defaults of those columns of ``table`` (PostgreSQL), so that a COPY can leave
+    out what is the same on every row (PostgreSQL then parses a constant once per column instead of a
+    text per row), and return the statement that puts the defaults back as they were.
+
+    Only for a caller holding the table in ACCESS EXCLUSIVE mode (``suspend_indexes``): nobody else
+    sees the changed defaults, and a rollback takes them away with everything else.
+    """
+    connection = session.connection()
+    found: dict[str, str | None] = {name: expr for name, expr in connection.execute(text(
+        "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = CAST(:table AS regclass) AND a.attname = ANY(:columns) AND NOT a.attisdropped"),
+        {"table": table, "columns": list(values)}).all()}
+    if set(found) != set(values):
+        raise ValueError(f"{table} has no column {', '.join(sorted(set(values) - set(found)))}")
+    preset = connection.execute(text(
+        "SELECT format('ALTER TABLE %I ', CAST(:table AS text)) || string_agg(format('ALTER COLUMN %I SET DEFAULT %L', "
+        "c.name, c.value), ', ') FROM json_each_text(CAST(:values AS json)) AS c(name, value)"),
+        {"table": table, "values": json.dumps(values)}).scalar_one()
+    restore = connection.execute(text(
+        "SELECT format('ALTER TABLE %I ', CAST(:table AS text)) || string_agg(CASE WHEN c.value IS NULL "
+        "THEN format('ALTER COLUMN %I DROP DEFAULT', c.name) ELSE format('ALTER COLUMN %I SET DEFAULT %s', "
+        "c.name, c.value) END, ', ') FROM json_each_text(CAST(:found AS json)) AS c(name, value)"),
+        {"table": table, "found": json.dumps(found)}).scalar_one()
+    _execute_raw(session, str(preset))
+    return str(restore)
+
+
+def restore_columns(session: Session, statements: list[str]) -> None:
+    """Put back the defaults ``preset_columns`` changed."""
+    for statement in statements:
+        _execute_raw(session, statement)
+
+
+def _execute_raw(session: Session, statement: str) -> None:
+    """A statement made by PostgreSQL's ``format`` (its quoted values may hold a ``%``), run as it is."""
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    driver.execute(statement)
