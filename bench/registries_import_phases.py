@@ -44,12 +44,12 @@ def main() -> None:
     def add(name: str, seconds: float) -> None:
         spent[name] = spent.get(name, 0.0) + seconds
 
-    def copy(connection: Any, records: bytes, values: bytes) -> None:
+    def copy(writer: Any, connection: Any, records: bytes, values: bytes) -> None:
         with connection.cursor() as cursor:
-            for table, columns, data in (("registries_record", bulk.RECORD_COLUMNS, records),
-                                         ("registries_field_value", bulk.VALUE_COLUMNS, values)):
+            for table, statement, data in (("registries_record", writer.copy_records, records),
+                                           ("registries_field_value", writer.copy_values, values)):
                 started = time.perf_counter()
-                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as out:
+                with cursor.copy(statement) as out:
                     out.write(data)
                 add(f"COPY {table}", time.perf_counter() - started)
                 add(f"MB sent to {table}", len(data) / 1e6)
@@ -71,7 +71,7 @@ def main() -> None:
         finally:
             add("waiting on the worker", time.perf_counter() - started)
 
-    bulk._BulkWriter._copy = staticmethod(copy)  # type: ignore[method-assign]
+    bulk._BulkWriter._copy = copy  # type: ignore[method-assign]
     repository.rebuild_indexes = rebuild  # type: ignore[assignment]
     bulk.pickle.load = waiting  # type: ignore[assignment]
 

@@ -79,6 +79,30 @@ class TestImport:
         assert report.written == 1 and [e.pointer for e in report.errors] == ["/registration_number"]
 
 
+    def test_rows_read_in_parts_keep_their_line_numbers_order_and_count(self, db, tmp_path):
+        """Rows are validated and encoded a few hundred at a time and written in bigger batches: errors
+        name the right row across those boundaries, and every good row is written once, in file order."""
+        make_registry(db, name="biz", schema=TEN_FIELDS)
+        db.commit()
+        rows = [row(n) for n in range(1, 1301)]
+        for bad in (2, 500, 501, 1001):
+            rows[bad - 1] = {**rows[bad - 1], "employees": "-3"}
+        path = tmp_path / "biz.csv"
+        write_csv(path, rows)
+        with pytest.raises(registries.ImportRejected) as caught:
+            registries.import_records(db, SYSTEM, name="biz", path=path, fmt="csv", batch_size=700)
+        assert [e.row for e in caught.value.report.errors] == [2, 500, 501, 1001]
+        db.rollback()
+        report = registries.import_records(db, SYSTEM, name="biz", path=path, fmt="csv", batch_size=700,
+                                           skip_invalid=True, reject_path=tmp_path / "rejected.csv")
+        assert report.written == 1296 and report.rejected == 4
+        codes = [data["code"] for chunk in registries.export_records(db, SYSTEM, name="biz", fmt="jsonl")
+                 for data in map(json.loads, chunk.decode().splitlines())]
+        assert codes == [r["code"] for n, r in enumerate(rows, start=1) if n not in (2, 500, 501, 1001)]
+        found = registries.search_records(db, SYSTEM, name="biz", filters=[
+            registries.SearchFilter(field="name", value=row(1300)["name"])])
+        assert [r.data["code"] for r in found.items] == ["C0001300"]
+
 @pytest.mark.slow
 def test_round_trip_of_100k_rows_through_csv_jsonl_and_parquet(db, tmp_path):
     import pyarrow.parquet as pq

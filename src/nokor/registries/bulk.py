@@ -294,6 +294,8 @@ class _Encoder:
         key = plan.key
         key_spec = self.properties.get(key, {}) if key else {}
         pending: list[tuple[int, dict[str, Any], Any]] = []
+        parts: list[Batch] = []
+        rows, part = 0, min(ENCODE_ROWS, plan.batch_size)
         counted = _CountingReader(stream, None)
         for number, data, raw, parse_error in _rows(io.BufferedReader(counted, 1 << 16), plan.fmt,
                                                     self.properties):
@@ -317,16 +319,33 @@ class _Encoder:
                     continue
                 self.keys_seen.add(marker)
             pending.append((number, data, raw))
-            if len(pending) >= plan.batch_size:
-                outcome.bytes_read = counted.done
-                batch = self._encode(pending, taken)
+            if len(pending) >= part:
+                # Encoded a few hundred rows at a time, while their objects are still in the processor's
+                # cache (a whole batch of them is not: a third more time); sent a batch at a time.
+                written = outcome.written
+                encoded = self._encode(pending, taken)
                 pending = []
-                if batch is not None:
-                    yield batch
+                if encoded is not None:
+                    parts.append(encoded)
+                    rows += outcome.written - written
+                if rows >= plan.batch_size:
+                    outcome.bytes_read = counted.done
+                    yield self._joined(parts)
+                    parts, rows = [], 0
         outcome.bytes_read = counted.done
-        batch = self._encode(pending, taken)
-        if batch is not None:
-            yield batch
+        encoded = self._encode(pending, taken)
+        if encoded is not None:
+            parts.append(encoded)
+        if parts:
+            yield self._joined(parts)
+
+    def _joined(self, parts: list[Batch]) -> Batch:
+        """Encoded parts as one batch."""
+        if len(parts) == 1:
+            return parts[0]
+        if self.plan.postgres:
+            return b"".join(p[0] for p in parts), b"".join(p[1] for p in parts)
+        return [r for p in parts for r in p[0]], [r for p in parts for r in p[1]]
 
     def _encode(self, pending: list[tuple[int, dict[str, Any], Any]],
                 taken: Callable[[list[str]], set[str]] | None) -> Batch | None:
@@ -576,6 +595,9 @@ def _batches_from_worker(plan: _Plan, path: Path, progress: Callable[[int], None
     finally:
         worker.stop()
 
+
+ENCODE_ROWS = 500
+"""Rows validated and then encoded together (a batch written to the database holds several such parts)."""
 
 WORKER_MIN_BYTES = 8 << 20
 """Files at least this big are read and validated in a worker process while the database loads."""
