@@ -1,15 +1,17 @@
 """Many rows in one statement (``nokor.kit.bulk``): what goes in and comes back out is what an ORM insert
-or update would store, on SQLite and on PostgreSQL alike."""
+or update would store, on SQLite and on PostgreSQL alike; writes queued with their commit stand or fall
+together, and several reads answer in one go."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from nokor.db import new_id
-from nokor.kit.bulk import in_values, insert_rows, update_rows
+from nokor.kit.bulk import in_values, insert_rows, read_together, update_rows, writes_then_commit
 from nokor.kit.outbox import OutboxMessage
 
 TABLE = OutboxMessage.__table__
@@ -62,3 +64,42 @@ def test_in_values_finds_the_rows_whatever_the_count(db: Session) -> None:
         found = set(db.scalars(select(OutboxMessage.idempotency_key).where(
             in_values(db, OutboxMessage.idempotency_key, wanted))))
         assert found == wanted - {"nope"}
+
+
+def test_writes_then_commit_commits_the_writes_of_the_block(db: Session, session_factory) -> None:  # type: ignore[no-untyped-def]
+    with writes_then_commit(db):
+        insert_rows(db, TABLE, [_row(i) for i in range(3)])
+        update_rows(db, TABLE, "id", [])
+    with session_factory() as other:
+        assert sorted(other.scalars(select(OutboxMessage.idempotency_key))) == ["k0", "k1", "k2"]
+
+
+def test_writes_then_commit_commits_nothing_when_a_write_fails(db: Session, session_factory) -> None:  # type: ignore[no-untyped-def]
+    taken = _row(0)
+    insert_rows(db, TABLE, [taken])
+    db.commit()
+    with pytest.raises(Exception), writes_then_commit(db):  # each driver names the error its own way
+        insert_rows(db, TABLE, [_row(1)])
+        insert_rows(db, TABLE, [_row(2, id=taken["id"])])  # the same primary key again
+    db.rollback()
+    with session_factory() as other:
+        assert list(other.scalars(select(OutboxMessage.idempotency_key))) == ["k0"]
+
+
+def test_nothing_but_the_bulk_helpers_may_query_in_writes_then_commit(db: Session) -> None:
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL queues the writes")
+    with pytest.raises(RuntimeError, match="writes_then_commit"), writes_then_commit(db):
+        db.scalars(select(OutboxMessage.id)).all()
+    db.rollback()
+
+
+def test_read_together_answers_each_read(db: Session) -> None:
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL pipeline")
+    insert_rows(db, TABLE, [_row(i) for i in range(3)])
+    first, second = read_together(db, [
+        ("SELECT idempotency_key FROM outbox_message WHERE attempts = ANY(CAST(%b AS integer[]))"
+         " ORDER BY idempotency_key", [[0, 2]]),
+        ("SELECT count(*) FROM outbox_message", [])])
+    assert first == [("k0",), ("k2",)] and second == [(3,)]

@@ -1,20 +1,23 @@
 """Provider callbacks taken in together: a batch gives each callback the outcome it would get alone, writes
 what it would write alone (verbatim notification, paid bill, balanced ledger, chained audit trail, outbox),
-and the callback route's lean path answers like the route with the platform's headers and problems."""
+the batcher answers only what is committed and lets a failing callback fail alone, and the callback
+route's lean path answers like the route with the platform's headers and problems."""
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import SYSTEM
 from tests.payments.factories import make_fee
 
 from nokor import audit, payments
 from nokor.kit.outbox import OutboxMessage
+from nokor.payments.confirmations import CallbackBatcher
 from nokor.payments.models import Bill, ProviderNotification
 
 SECRET = "test-webhook-secret"
@@ -178,3 +181,54 @@ class TestTheCallbackRoute:
         assert client.get("/api/v1/payments/callbacks/sandbox").status_code == 405
         recorded = payments.list_notifications(db, SYSTEM, limit=10).items
         assert sorted(n.outcome for n in recorded) == ["rejected", "rejected"]
+
+
+def _signed(bill: payments.BillRead, event: str, *, amount: str = "50000") -> payments.Callback:
+    body = json.dumps({"event_id": event, "transaction_ref": f"T-{event}", "status": "SUCCESS", "md5": bill.qr_md5,
+                       "amount": amount, "currency": "KHR"}).encode()
+    return payments.Callback(provider="sandbox", body=body,
+                             headers={"X-Provider-Signature": payments.sign_body(SECRET, body)})
+
+
+class TestTheBatcher:
+    def test_an_answer_comes_once_its_payment_is_committed(
+            self, db: Session, session_factory: sessionmaker[Session]) -> None:
+        bills = _bills(db, "answer")
+        db.commit()
+        batcher = CallbackBatcher(session_factory, SECRET, idle_seconds=0.1)
+        futures = [batcher.submit(_signed(bill, f"a{i}")) for i, bill in enumerate(bills[:3])]
+        futures.append(batcher.submit(_signed(bills[0], "a0")))
+        outcomes = [future.result(timeout=30) for future in futures]
+        assert [o.outcome for o in outcomes] == ["applied", "applied", "applied", "duplicate"]
+        with session_factory() as other:  # what each answer says is in the database, for any reader
+            for outcome in outcomes:
+                assert other.get(ProviderNotification, outcome.notification_id) is not None
+            assert [payments.get_bill(other, SYSTEM, number=b.number).status for b in bills[:4]] == [
+                "paid", "paid", "paid", "open"]
+            check = payments.check_ledger(other, SYSTEM)
+            assert check.ok and check.entries == 6
+
+    def test_a_callback_that_fails_in_a_batch_fails_alone(
+            self, db: Session, session_factory: sessionmaker[Session]) -> None:
+        bills = _bills(db, "alone")
+        db.commit()
+        batcher = CallbackBatcher(session_factory, SECRET)
+        # An amount no bigint holds: the database refuses the whole batch, and then only that callback.
+        callbacks = [_signed(bills[0], "f0"), _signed(bills[1], "f1", amount="9" * 25), _signed(bills[2], "f2")]
+        items: list[tuple[payments.Callback, Future[payments.PaymentOutcome]]] = [(c, Future()) for c in callbacks]
+        batcher._apply(items)
+        assert items[0][1].result(timeout=0).outcome == "applied"
+        assert items[2][1].result(timeout=0).outcome == "applied"
+        assert items[1][1].exception(timeout=0) is not None
+        # The next batch goes on as usual, on a new connection.
+        [(_callback, future)] = again = [(_signed(bills[3], "f3"), Future())]
+        batcher._apply(again)
+        assert future.result(timeout=0).outcome == "applied"
+        with session_factory() as other:
+            assert [payments.get_bill(other, SYSTEM, number=b.number).status for b in bills] == [
+                "paid", "open", "paid", "paid", "open"]
+            recorded = {n.event_id for n in other.scalars(select(ProviderNotification))}
+            assert recorded == {"f0", "f2", "f3"}
+            check = payments.check_ledger(other, SYSTEM)
+            assert check.ok and check.entries == 6
+        batcher._drop_session()

@@ -7,14 +7,20 @@ statement and its parameters are the same whatever the batch size (one prepared 
 of the writes go in psycopg's binary format: its text format escapes every element of an array with a
 regular expression in Python (23 µs for each JSON body of a payment notification, against 0.2 µs).
 Elsewhere (SQLite) they fall back to an executemany and an ``IN`` list.
+
+Each statement is also a round trip, and on a busy process every round trip of a thread costs it the
+wait to take the interpreter lock back from the event loop. ``read_together`` sends several reads at
+once, and ``writes_then_commit`` queues the writes of these helpers and sends them with the COMMIT
+(psycopg's pipeline mode), so a batch of work can be one round trip to read and one to write and commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, insert, update
+from sqlalchemy import ColumnElement, Table, any_, bindparam, event, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import QueryableAttribute, Session
 
@@ -72,12 +78,68 @@ def _arrays_sql(table: Table, names: tuple[str, ...], dialect: Any) -> str:
     return ", ".join(f"CAST(%b AS {table.c[name].type.compile(dialect)}[])" for name in names)
 
 
-def _execute_binary(session: Session, statement: str, arrays: list[list[Any]]) -> None:
-    """Run ``statement`` on the session's connection (its transaction) with psycopg and binary parameters."""
+def _driver(session: Session) -> Any:
+    """The psycopg connection under the session's connection (its transaction)."""
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor:
+    return driver
+
+
+def _execute_binary(session: Session, statement: str, arrays: list[list[Any]]) -> None:
+    """Run ``statement`` on the session's connection (its transaction) with psycopg and binary parameters."""
+    with _driver(session).cursor() as cursor:
         cursor.execute(statement, arrays)
+
+
+def is_postgresql(session: Session) -> bool:
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
+def read_together(session: Session, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+    """PostgreSQL only: run read statements (psycopg SQL, ``%b`` parameters) in the session's transaction, all
+    sent at once, in one round trip (with the transaction's BEGIN if it is the first); the rows of each, as
+    psycopg gives the values (UUIDs, numbers, aware datetimes in the connection's time zone)."""
+    driver = _driver(session)
+    cursors = [driver.cursor() for _query in queries]
+    try:
+        with driver.pipeline():
+            for cursor, (statement, params) in zip(cursors, queries, strict=True):
+                cursor.execute(statement, params)
+        return [cursor.fetchall() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+@contextmanager
+def writes_then_commit(session: Session) -> Iterator[None]:
+    """Commit the session's transaction when the block ends normally.
+
+    On PostgreSQL the statements ``insert_rows`` and ``update_rows`` send in the block (and
+    ``read_together``'s, which still answer at once) are queued and go to the server with the COMMIT,
+    in one round trip at the end of the block; an error in any of them is raised there, and nothing is
+    committed. Nothing else may query the database in the block: a statement of SQLAlchemy's would
+    not see its result in the middle of a pipeline, so one raises ``RuntimeError`` instead.
+    Elsewhere it is a plain commit at the end of the block.
+    """
+    if not is_postgresql(session):
+        yield
+        session.commit()
+        return
+    connection = session.connection()
+    driver = _driver(session)
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("a SQLAlchemy statement inside writes_then_commit (use the kit.bulk helpers there)")
+
+    event.listen(connection, "before_cursor_execute", refuse)
+    try:
+        with driver.pipeline():
+            yield
+            driver.execute("COMMIT")  # queued behind the writes: psycopg's commit() would sync twice
+    finally:
+        event.remove(connection, "before_cursor_execute", refuse)
+    session.commit()  # SQLAlchemy ends its transaction; psycopg has none open, so it sends nothing
 
 
 def _arrays(table: Table, names: tuple[str, ...], rows: list[dict[str, Any]], dialect: Any) -> list[list[Any]]:

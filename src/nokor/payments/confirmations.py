@@ -6,19 +6,25 @@ faster than that. The batcher gives every callback to one thread, which takes al
 (up to ``max_batch``) into one transaction with ``service.receive_notifications`` and then answers
 each. While a batch commits, the next one gathers, so a lone callback waits for nobody and a burst
 shares its commits. The thread ends when idle and starts again with the next callback.
+
+The thread keeps its session and connection between batches. On PostgreSQL a batch is two round trips:
+one reads (and locks) what the batch needs, one sends every write with the COMMIT (``writes_then_commit``).
+A batch that fails is taken again callback by callback, so one bad callback fails alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from concurrent.futures import Future
 
 import structlog
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from nokor.db import session_scope
+from nokor.kit.bulk import writes_then_commit
 from nokor.payments import service
 from nokor.payments.schemas import PaymentOutcome
 from nokor.payments.service import Callback
@@ -40,6 +46,7 @@ class CallbackBatcher:
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._kept: tuple[Session, Connection] | None = None  # the batch thread's session and connection
 
     def submit(self, callback: Callback) -> Future[PaymentOutcome]:
         """Queue one callback; the future holds its outcome once the batch it went into is committed."""
@@ -52,6 +59,12 @@ class CallbackBatcher:
         return future
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._drop_session()
+
+    def _serve(self) -> None:
         while True:
             try:
                 first = self._queue.get(timeout=self._idle_seconds)
@@ -69,22 +82,45 @@ class CallbackBatcher:
                     break
             self._apply(batch)
 
+    def _session(self) -> Session:
+        """The thread's session, on a connection it keeps between batches: no pool check-out, ping and reset
+        (a round trip each) per batch."""
+        if self._kept is None:
+            engine = self._session_factory.kw["bind"]
+            connection = engine.connect()
+            self._kept = (self._session_factory(bind=connection), connection)
+        return self._kept[0]
+
+    def _drop_session(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is None:
+            return
+        session, connection = kept
+        with contextlib.suppress(Exception):
+            session.rollback()
+        session.close()
+        with contextlib.suppress(Exception):
+            connection.close()
+
     def _apply(self, batch: list[_Item]) -> None:
         try:
-            with session_scope(self._session_factory) as session:
-                outcomes = service.receive_notifications(
-                    session, callbacks=[callback for callback, _future in batch], secret=self._secret)
-        except (IntegrityError, DataError):
-            # Another process recorded one of these events at the same moment, or one callback holds a
-            # value the database cannot store: take them one by one, each in its own transaction, where
-            # the duplicate is recognised as such and the bad one fails alone.
-            log.info("payment callbacks: batch conflicted, applying one by one", size=len(batch))
+            session = self._session()
+            try:
+                # On PostgreSQL: one round trip to read what the batch needs, one to write it all and commit.
+                with writes_then_commit(session):
+                    outcomes = service.receive_notifications(
+                        session, callbacks=[callback for callback, _future in batch], secret=self._secret)
+            except BaseException:
+                self._drop_session()  # rolled back; a broken connection is not used again
+                raise
+            session.expunge_all()
+        except Exception:
+            # Another process recorded one of these events at the same moment, one callback holds a value the
+            # database cannot store, or the database failed: take them one by one, each in its own
+            # transaction, where a duplicate is recognised as such and a bad one fails alone.
+            log.info("payment callbacks: batch failed, applying one by one", size=len(batch), exc_info=True)
             for item in batch:
                 self._apply_one(item)
-            return
-        except Exception as exc:
-            for _callback, future in batch:
-                future.set_exception(exc)
             return
         for (_callback, future), outcome in zip(batch, outcomes, strict=True):
             future.set_result(outcome)
@@ -96,6 +132,7 @@ class CallbackBatcher:
                 outcome = service.receive_notification(session, provider=callback.provider, body=callback.body,
                                                        headers=callback.headers, secret=self._secret)
         except Exception as exc:
+            log.exception("payment callback failed", provider=callback.provider)
             future.set_exception(exc)
             return
         future.set_result(outcome)

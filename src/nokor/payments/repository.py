@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, Select, Table, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from nokor.kit.bulk import in_values, insert_rows, update_rows
+from nokor.kit.bulk import in_values, insert_rows, is_postgresql, read_together, update_rows
 from nokor.payments.models import (
     Bill,
     Fee,
@@ -51,8 +51,26 @@ def bill_for_payment(session: Session, *, md5: Any, number: Any) -> Bill | None:
     return None
 
 
-_BILL_STATE = ("id", "number", "status", "amount_minor", "currency", "paid_minor", "paid_at", "provider",
-               "provider_ref", "qr_md5", "qr_expires_at", "agency_code", "subject_type", "subject_id")
+class BillRow(NamedTuple):
+    """What paying a bill in a batch needs of it (the columns of ``_BILL_STATE``)."""
+
+    id: uuid.UUID
+    number: str
+    status: str
+    amount_minor: int
+    currency: str
+    paid_minor: int | None
+    paid_at: datetime | None
+    provider: str | None
+    provider_ref: str | None
+    qr_md5: str
+    qr_expires_at: datetime
+    agency_code: str
+    subject_type: str | None
+    subject_id: str | None
+
+
+_BILL_STATE = BillRow._fields
 
 
 def bill_rows_for_payments(session: Session, *, md5s: set[str], numbers: set[str]) -> Sequence[Row[Any]]:
@@ -63,6 +81,33 @@ def bill_rows_for_payments(session: Session, *, md5s: set[str], numbers: set[str
     columns = [getattr(Bill, name) for name in _BILL_STATE]
     stmt = select(*columns).where(or_(in_values(session, Bill.qr_md5, md5s), in_values(session, Bill.number, numbers)))
     return session.execute(stmt.order_by(Bill.id).with_for_update()).all()
+
+
+_SEEN_SQL = (
+    "SELECT n.provider, n.event_id, n.bill_id FROM payments_notification AS n"
+    " JOIN unnest(CAST(%b AS varchar[]), CAST(%b AS varchar[])) AS k(provider, event_id)"
+    " ON n.provider = k.provider AND n.event_id = k.event_id")
+_BILLS_SQL = (
+    f"SELECT {', '.join(_BILL_STATE)} FROM payments_bill"  # noqa: S608 (the names of the bill's columns)
+    " WHERE qr_md5 = ANY(CAST(%b AS varchar[])) OR number = ANY(CAST(%b AS varchar[])) ORDER BY id FOR UPDATE")
+
+
+def payment_lookups(session: Session, *, events: set[tuple[str, str]], md5s: set[str], numbers: set[str]
+                    ) -> tuple[dict[tuple[str, str], uuid.UUID | None], Sequence[BillRow | Row[Any]]]:
+    """What a batch of payments reads: which (provider, event id) were recorded before (and the bill each
+    concerned), and the bills by QR MD5 or number, locked in id order (``bill_rows_for_payments``).
+
+    On PostgreSQL both go in one round trip."""
+    if not is_postgresql(session):
+        return (notifications_by_events(session, events),
+                bill_rows_for_payments(session, md5s=md5s, numbers=numbers))
+    ordered = sorted(events)
+    seen_rows, bill_rows = read_together(session, [
+        (_SEEN_SQL, [[p for p, _e in ordered], [e for _p, e in ordered]]),
+        (_BILLS_SQL, [sorted(md5s), sorted(numbers)])])
+    bills = [BillRow._make((*row[:6], row[6].astimezone(UTC) if row[6] else None, *row[7:10],
+                            row[10].astimezone(UTC), *row[11:])) for row in bill_rows]
+    return {(provider, event): bill for provider, event, bill in seen_rows}, bills
 
 
 def _table(model: type[Any]) -> Table:

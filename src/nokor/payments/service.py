@@ -531,10 +531,11 @@ def receive_notifications(session: Session, *, callbacks: Sequence[Callback], se
     """Take in many provider callbacks in one transaction, each exactly as ``receive_notification`` would.
 
     The events seen before and the bills concerned are read (and locked) in two statements for the whole
-    batch; the decisions are made on those rows in memory, in the order the callbacks came (so a repeat
-    inside the batch is a duplicate like any other, and a second payment of a bill the batch paid is
-    held); and everything written goes to the database as rows, one batched statement per table
+    batch (one round trip on PostgreSQL); the decisions are made on those rows in memory, in the order the
+    callbacks came (so a repeat inside the batch is a duplicate like any other, and a second payment of a
+    bill the batch paid is held); and everything written goes to the database as rows, one batched statement per table
     (notifications, bills, ledger entries, audit entries, outbox messages), without an ORM object each.
+    Inside ``kit.bulk.writes_then_commit`` those writes go to PostgreSQL with the commit, in one round trip.
     If another process records one of the same events at the same moment, a statement fails with an
     integrity error: the caller rolls back and takes the callbacks one by one.
     """
@@ -565,12 +566,13 @@ def receive_notifications(session: Session, *, callbacks: Sequence[Callback], se
             outcomes[index] = PaymentOutcome(notification_id=note_id, outcome="rejected", detail="unreadable body")
             continue
         readable.append((index, callback, headers, read))
-    seen = repository.notifications_by_events(session, {(c.provider, r.event_id) for _i, c, _h, r in readable})
+    seen, bill_rows = repository.payment_lookups(
+        session, events={(c.provider, r.event_id) for _i, c, _h, r in readable},
+        md5s={r.md5.lower() for _i, _c, _h, r in readable if isinstance(r.md5, str) and r.md5},
+        numbers={r.number for _i, _c, _h, r in readable if isinstance(r.number, str) and r.number})
     by_md5: dict[str, _BillState] = {}
     by_number: dict[str, _BillState] = {}
-    for row in repository.bill_rows_for_payments(
-            session, md5s={r.md5.lower() for _i, _c, _h, r in readable if isinstance(r.md5, str) and r.md5},
-            numbers={r.number for _i, _c, _h, r in readable if isinstance(r.number, str) and r.number}):
+    for row in bill_rows:
         state = _BillState(row)
         by_md5[row.qr_md5] = by_number[state.number] = state
     for index, callback, headers, read in readable:
