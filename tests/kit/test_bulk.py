@@ -92,6 +92,11 @@ def test_nothing_but_the_bulk_helpers_may_query_in_writes_then_commit(db: Sessio
     with pytest.raises(RuntimeError, match="writes_then_commit"), writes_then_commit(db):
         db.scalars(select(OutboxMessage.id)).all()
     db.rollback()
+    with pytest.raises(RuntimeError, match="writes_then_commit"), writes_then_commit(db):
+        insert_rows(db, TABLE, [_row(1)])
+        db.add(OutboxMessage(**_row(2)))
+    db.rollback()
+    assert list(db.scalars(select(OutboxMessage.id))) == []
 
 
 def test_read_together_answers_each_read(db: Session) -> None:

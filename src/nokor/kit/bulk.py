@@ -118,8 +118,9 @@ def writes_then_commit(session: Session) -> Iterator[None]:
     On PostgreSQL the statements ``insert_rows`` and ``update_rows`` send in the block (and
     ``read_together``'s, which still answer at once) are queued and go to the server with the COMMIT,
     in one round trip at the end of the block; an error in any of them is raised there, and nothing is
-    committed. Nothing else may query the database in the block: a statement of SQLAlchemy's would
-    not see its result in the middle of a pipeline, so one raises ``RuntimeError`` instead.
+    committed. Nothing else may write or query the database in the block: a statement of SQLAlchemy's
+    would not see its result in the middle of a pipeline, and ORM changes would be flushed after the
+    COMMIT, so either raises ``RuntimeError`` instead.
     Elsewhere it is a plain commit at the end of the block.
     """
     if not is_postgresql(session):
@@ -136,6 +137,9 @@ def writes_then_commit(session: Session) -> Iterator[None]:
     try:
         with driver.pipeline():
             yield
+            if session.new or session.dirty or session.deleted:
+                # They would be flushed after the COMMIT, in a transaction of their own.
+                raise RuntimeError("ORM changes inside writes_then_commit (use the kit.bulk helpers there)")
             driver.execute("COMMIT")  # queued behind the writes: psycopg's commit() would sync twice
     finally:
         event.remove(connection, "before_cursor_execute", refuse)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import uuid
@@ -83,7 +82,7 @@ async def answer_callback(batcher: CallbackBatcher, *, provider: str, body: byte
     if len(body) > MAX_CALLBACK_BYTES or len(provider) > 32:
         return 413, PROBLEM_JSON, json.dumps(PayloadTooLarge().to_dict(instance=path)).encode()
     callback = service.Callback(provider=provider, body=body, headers=headers)
-    outcome = await asyncio.wrap_future(batcher.submit(callback))
+    outcome = await batcher.answer(callback)
     if outcome.outcome == "rejected" and outcome.detail == "bad signature":
         # Answered without raising, so that the rejected notification stays recorded.
         return 401, PROBLEM_JSON, json.dumps(Unauthorized(outcome.detail).to_dict(instance=path)).encode()

@@ -9,14 +9,17 @@ shares its commits. The thread ends when idle and starts again with the next cal
 
 The thread keeps its session and connection between batches. On PostgreSQL a batch is two round trips:
 one reads (and locks) what the batch needs, one sends every write with the COMMIT (``writes_then_commit``).
-A batch that fails is taken again callback by callback, so one bad callback fails alone.
+A batch that fails is taken again callback by callback, so one bad callback fails alone. The answers
+of a batch go back to the event loop in one call (``answer``), not one wake-up of the loop each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import queue
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 
 import structlog
@@ -31,7 +34,41 @@ from nokor.payments.service import Callback
 
 log = structlog.get_logger("nokor.payments")
 
-_Item = tuple[Callback, "Future[PaymentOutcome]"]
+# Who waits for a callback's outcome: a thread (a concurrent future) or an event loop (its loop and future).
+_Waiter = Future[PaymentOutcome] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[PaymentOutcome]"]
+_Item = tuple[Callback, _Waiter]
+
+
+def _settle(future: asyncio.Future[PaymentOutcome], outcome: PaymentOutcome | BaseException) -> None:
+    if future.done():  # the caller went away; what it sent is recorded all the same
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def _settle_all(answers: list[tuple[asyncio.Future[PaymentOutcome], PaymentOutcome | BaseException]]) -> None:
+    for future, outcome in answers:
+        _settle(future, outcome)
+
+
+def _answer(batch: Sequence[_Item], outcomes: Sequence[PaymentOutcome | BaseException]) -> None:
+    """Give each waiter its outcome: a thread's future at once, an event loop's all in one call on that loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[PaymentOutcome],
+                                                        PaymentOutcome | BaseException]]] = {}
+    for (_callback, waiter), outcome in zip(batch, outcomes, strict=True):
+        if isinstance(waiter, Future):
+            if isinstance(outcome, BaseException):
+                waiter.set_exception(outcome)
+            else:
+                waiter.set_result(outcome)
+        else:
+            by_loop.setdefault(waiter[0], []).append((waiter[1], outcome))
+    for loop, answers in by_loop.items():
+        # RuntimeError: that event loop has closed, so nobody waits for these answers any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_all, answers)
 
 
 class CallbackBatcher:
@@ -51,12 +88,25 @@ class CallbackBatcher:
     def submit(self, callback: Callback) -> Future[PaymentOutcome]:
         """Queue one callback; the future holds its outcome once the batch it went into is committed."""
         future: Future[PaymentOutcome] = Future()
-        self._queue.put((callback, future))
+        self._put((callback, future))
+        return future
+
+    async def answer(self, callback: Callback) -> PaymentOutcome:
+        """Queue one callback and wait, on the event loop, until the batch it went into is committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PaymentOutcome] = loop.create_future()
+        self._put((callback, (loop, future)))
+        return await future
+
+    def _put(self, item: _Item) -> None:
+        self._queue.put(item)
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="nokor-payment-callbacks", daemon=True)
                 self._thread.start()
-        return future
 
     def _run(self) -> None:
         try:
@@ -103,13 +153,14 @@ class CallbackBatcher:
             connection.close()
 
     def _apply(self, batch: list[_Item]) -> None:
+        outcomes: list[PaymentOutcome | BaseException]
         try:
             session = self._session()
             try:
                 # On PostgreSQL: one round trip to read what the batch needs, one to write it all and commit.
                 with writes_then_commit(session):
-                    outcomes = service.receive_notifications(
-                        session, callbacks=[callback for callback, _future in batch], secret=self._secret)
+                    outcomes = list(service.receive_notifications(
+                        session, callbacks=[callback for callback, _waiter in batch], secret=self._secret))
             except BaseException:
                 self._drop_session()  # rolled back; a broken connection is not used again
                 raise
@@ -119,20 +170,14 @@ class CallbackBatcher:
             # database cannot store, or the database failed: take them one by one, each in its own
             # transaction, where a duplicate is recognised as such and a bad one fails alone.
             log.info("payment callbacks: batch failed, applying one by one", size=len(batch), exc_info=True)
-            for item in batch:
-                self._apply_one(item)
-            return
-        for (_callback, future), outcome in zip(batch, outcomes, strict=True):
-            future.set_result(outcome)
+            outcomes = [self._apply_one(callback) for callback, _waiter in batch]
+        _answer(batch, outcomes)
 
-    def _apply_one(self, item: _Item) -> None:
-        callback, future = item
+    def _apply_one(self, callback: Callback) -> PaymentOutcome | BaseException:
         try:
             with session_scope(self._session_factory) as session:
-                outcome = service.receive_notification(session, provider=callback.provider, body=callback.body,
-                                                       headers=callback.headers, secret=self._secret)
+                return service.receive_notification(session, provider=callback.provider, body=callback.body,
+                                                    headers=callback.headers, secret=self._secret)
         except Exception as exc:
             log.exception("payment callback failed", provider=callback.provider)
-            future.set_exception(exc)
-            return
-        future.set_result(outcome)
+            return exc
