@@ -20,7 +20,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
 import structlog
 from sqlalchemy import Connection
@@ -59,10 +59,11 @@ def _answer(batch: Sequence[_Item], outcomes: Sequence[PaymentOutcome | BaseExce
                                                         PaymentOutcome | BaseException]]] = {}
     for (_callback, waiter), outcome in zip(batch, outcomes, strict=True):
         if isinstance(waiter, Future):
-            if isinstance(outcome, BaseException):
-                waiter.set_exception(outcome)
-            else:
-                waiter.set_result(outcome)
+            with contextlib.suppress(InvalidStateError):  # cancelled by the caller, who waits no more
+                if isinstance(outcome, BaseException):
+                    waiter.set_exception(outcome)
+                else:
+                    waiter.set_result(outcome)
         else:
             by_loop.setdefault(waiter[0], []).append((waiter[1], outcome))
     for loop, answers in by_loop.items():
@@ -83,7 +84,7 @@ class CallbackBatcher:
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._kept: tuple[Session, Connection] | None = None  # the batch thread's session and connection
+        self._local = threading.local()  # the batch thread's session, on a connection it keeps between batches
 
     def submit(self, callback: Callback) -> Future[PaymentOutcome]:
         """Queue one callback; the future holds its outcome once the batch it went into is committed."""
@@ -100,10 +101,7 @@ class CallbackBatcher:
 
     def _put(self, item: _Item) -> None:
         self._queue.put(item)
-        thread = self._thread
-        if thread is not None and thread.is_alive():
-            return
-        with self._lock:
+        with self._lock:  # the thread decides to end under this lock, after seeing the queue empty
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="nokor-payment-callbacks", daemon=True)
                 self._thread.start()
@@ -135,14 +133,16 @@ class CallbackBatcher:
     def _session(self) -> Session:
         """The thread's session, on a connection it keeps between batches: no pool check-out, ping and reset
         (a round trip each) per batch."""
-        if self._kept is None:
+        kept: tuple[Session, Connection] | None = getattr(self._local, "kept", None)
+        if kept is None:
             engine = self._session_factory.kw["bind"]
             connection = engine.connect()
-            self._kept = (self._session_factory(bind=connection), connection)
-        return self._kept[0]
+            kept = self._local.kept = (self._session_factory(bind=connection), connection)
+        return kept[0]
 
     def _drop_session(self) -> None:
-        kept, self._kept = self._kept, None
+        kept: tuple[Session, Connection] | None = getattr(self._local, "kept", None)
+        self._local.kept = None
         if kept is None:
             return
         session, connection = kept
