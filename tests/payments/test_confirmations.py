@@ -8,15 +8,19 @@ from __future__ import annotations
 import json
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import SYSTEM
 from tests.payments.factories import make_fee
 
 from nokor import audit, payments
 from nokor.kit.outbox import OutboxMessage
+from nokor.payments import service
 from nokor.payments.confirmations import CallbackBatcher
 from nokor.payments.models import Bill, ProviderNotification
 
@@ -208,13 +212,51 @@ class TestTheBatcher:
             check = payments.check_ledger(other, SYSTEM)
             assert check.ok and check.entries == 6
 
-    def test_a_callback_that_fails_in_a_batch_fails_alone(
+    def test_values_the_database_cannot_hold_are_rejected_not_failed(
             self, db: Session, session_factory: sessionmaker[Session]) -> None:
+        bills = _bills(db, "unholdable")
+        db.commit()
+        batcher = CallbackBatcher(session_factory, SECRET)
+        # An amount no bigint holds, an event id longer than its column (a typed array on PostgreSQL would
+        # cut it short, so two such events could collide), a NUL: each is refused as unreadable, on its own.
+        callbacks = [_signed(bills[0], "u0"), _signed(bills[1], "u1", amount="9" * 25),
+                     _signed(bills[2], "u" * 129), _signed(bills[3], "u\x003"), _signed(bills[4], "u4")]
+        items: list[tuple[payments.Callback, Future[payments.PaymentOutcome]]] = [(c, Future()) for c in callbacks]
+        batcher._apply(items)
+        outcomes = [future.result(timeout=0) for _callback, future in items]
+        assert [o.outcome for o in outcomes] == ["applied", "rejected", "rejected", "rejected", "applied"]
+        assert {o.detail for o in outcomes[1:4]} == {"unreadable body"}
+        with session_factory() as other:
+            assert [payments.get_bill(other, SYSTEM, number=b.number).status for b in bills] == [
+                "paid", "open", "open", "open", "paid"]
+            assert payments.check_ledger(other, SYSTEM).ok
+        batcher._drop_session()
+
+    def test_a_callback_that_fails_in_a_batch_fails_alone(
+            self, db: Session, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
         bills = _bills(db, "alone")
         db.commit()
         batcher = CallbackBatcher(session_factory, SECRET)
-        # An amount no bigint holds: the database refuses the whole batch, and then only that callback.
-        callbacks = [_signed(bills[0], "f0"), _signed(bills[1], "f1", amount="9" * 25), _signed(bills[2], "f2")]
+        # The database fails on one callback (here: it went away while that one was written): the whole batch
+        # is rolled back, then the callbacks are applied one by one and only that one fails.
+        real_batch, real_one = service.receive_notifications, service.receive_notification
+
+        def failing(body: bytes) -> None:
+            if b'"f1"' in body:
+                raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+
+        def batch(session: Session, *, callbacks: list[payments.Callback], secret: str) -> Any:
+            for callback in callbacks:
+                failing(callback.body)
+            return real_batch(session, callbacks=callbacks, secret=secret)
+
+        def one(session: Session, **kwargs: Any) -> payments.PaymentOutcome:
+            failing(kwargs["body"])
+            return real_one(session, **kwargs)
+
+        monkeypatch.setattr(service, "receive_notifications", batch)
+        monkeypatch.setattr(service, "receive_notification", one)
+        callbacks = [_signed(bills[0], "f0"), _signed(bills[1], "f1"), _signed(bills[2], "f2")]
         items: list[tuple[payments.Callback, Future[payments.PaymentOutcome]]] = [(c, Future()) for c in callbacks]
         batcher._apply(items)
         assert items[0][1].result(timeout=0).outcome == "applied"

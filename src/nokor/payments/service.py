@@ -352,15 +352,30 @@ class _Event:
     __slots__ = ("amount", "currency", "event_id", "md5", "number", "paid_at", "ref", "status")
 
     def __init__(self, event: Any) -> None:
-        self.event_id, self.ref, self.status = str(event["event_id"]), str(event["transaction_ref"]), \
-            str(event["status"])
+        self.event_id, self.ref, self.status = (_short_text(event, name) for name in
+                                                ("event_id", "transaction_ref", "status"))
         self.currency = str(event["currency"])
         if len(self.currency) != 3 or not self.currency.isascii() or not self.currency.isupper():
             raise ValueError(f"currency {self.currency[:8]!r} is not an ISO 4217 code")
         self.amount = Money.parse(str(event["amount"]), self.currency).minor
-        self.md5 = event.get("md5")
-        self.number = event.get("bill_number")
+        if not 0 <= self.amount <= _MAX_MINOR:
+            raise ValueError("amount out of range")
+        self.md5 = _short_text(event, "md5") if event.get("md5") is not None else None
+        self.number = _short_text(event, "bill_number") if event.get("bill_number") is not None else None
         self.paid_at = _when(event.get("paid_at"))
+
+
+_MAX_MINOR = 2**63 - 1  # the ledger's and the notification's BIGINT
+_MAX_TEXT = 128  # the notification's event_id and transaction_ref columns
+
+
+def _short_text(event: Any, name: str) -> str:
+    """A text field of a notification as stored: at most 128 characters (a longer one was cut short by the
+    batch's typed arrays on PostgreSQL, so two events could collide) and no NUL (PostgreSQL stores none)."""
+    value = str(event[name])
+    if len(value) > _MAX_TEXT or "\x00" in value:
+        raise ValueError(f"{name} is longer than {_MAX_TEXT} characters or holds a NUL")
+    return value
 
 
 def _read_event(session: Session, provider: str, body: bytes, headers: Mapping[str, str], event: Any, *,
