@@ -25,6 +25,10 @@ pytestmark = pytest.mark.slow
 NOKOR = Path(sys.executable).with_name("nokor")
 SECRET = "sandbox-test-secret"
 
+# How long a call may take before the test counts it as hung (not a speed check: on SQLite a read waits
+# its turn behind any writer; in one whole-suite run a status read here once took over httpx's 5 s default).
+HANG = 30.0
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -105,7 +109,7 @@ def open_bills(db: Session, count: int) -> list[payments.BillRead]:
 
 
 def status(nokor_url: str, bill: payments.BillRead) -> str:
-    return str(httpx.get(f"{nokor_url}/api/v1/payments/bills/{bill.number}/status").json()["status"])
+    return str(httpx.get(f"{nokor_url}/api/v1/payments/bills/{bill.number}/status", timeout=HANG).json()["status"])
 
 
 def outcomes(db: Session, bill: payments.BillRead) -> list[str]:
@@ -119,7 +123,8 @@ class TestSandboxBank:
     def test_pays_the_bill_once_whatever_the_callbacks_do(self, db: Session, nokor_url: str, bank_url: str,
                                                         behaviour: str) -> None:
         bill = open_bills(db, 1)[0]
-        paid = httpx.post(f"{bank_url}/v1/pay", json={"qr": bill.qr_payload, "behaviour": behaviour})
+        paid = httpx.post(f"{bank_url}/v1/pay", json={"qr": bill.qr_payload, "behaviour": behaviour},
+                          timeout=HANG)
         assert paid.status_code == 200, paid.text
         expected = {"normal": 2, "late": 2, "twice": 3, "out_of_order": 2}[behaviour]
         wait_until(lambda: len(outcomes(db, bill)) == expected, "every callback to arrive")
@@ -133,7 +138,8 @@ class TestSandboxBank:
     def test_a_wrong_amount_is_held_and_the_bill_stays_open(self, db: Session, nokor_url: str,
                                                             bank_url: str) -> None:
         bill = open_bills(db, 1)[0]
-        httpx.post(f"{bank_url}/v1/pay", json={"qr": bill.qr_payload, "amount": "24000", "behaviour": "normal"})
+        httpx.post(f"{bank_url}/v1/pay", json={"qr": bill.qr_payload, "amount": "24000", "behaviour": "normal"},
+                   timeout=HANG)
         wait_until(lambda: "held" in outcomes(db, bill), "the held callback")
         assert status(nokor_url, bill) == "open"
         assert payments.check_ledger(db, SYSTEM).entries == 0
@@ -143,7 +149,7 @@ class TestSandboxBank:
         bill = open_bills(db, 1)[0]
         body = b'{"event_id":"x","transaction_ref":"y","status":"SUCCESS","amount":"25000","currency":"KHR"}'
         answer = httpx.post(f"{nokor_url}/api/v1/payments/callbacks/sandbox", content=body,
-                            headers={"X-Provider-Signature": payments.sign_body("wrong", body)})
+                            headers={"X-Provider-Signature": payments.sign_body("wrong", body)}, timeout=HANG)
         assert answer.status_code == 401
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert status(nokor_url, bill) == "open"
@@ -153,7 +159,7 @@ class TestSandboxBank:
     def test_bakong_client_checks_by_md5_one_and_in_batches(self, db: Session, nokor_url: str,
                                                             bank_url: str) -> None:
         bills = open_bills(db, 3)
-        httpx.post(f"{bank_url}/v1/pay", json={"qr": bills[0].qr_payload, "behaviour": "normal"})
+        httpx.post(f"{bank_url}/v1/pay", json={"qr": bills[0].qr_payload, "behaviour": "normal"}, timeout=HANG)
         client = BakongClient(bank_url, token="sandbox")
         one = client.check_by_md5(bills[0].qr_md5)
         assert one.found and one.amount == "25000" and one.currency == "KHR"
@@ -165,20 +171,20 @@ class TestSandboxBank:
     def test_an_expired_or_forged_qr_is_refused_by_the_bank(self, db: Session, bank_url: str) -> None:
         bill = open_bills(db, 1)[0]
         tampered = bill.qr_payload.replace("25000", "15000")
-        answer = httpx.post(f"{bank_url}/v1/pay", json={"qr": tampered})
+        answer = httpx.post(f"{bank_url}/v1/pay", json={"qr": tampered}, timeout=HANG)
         assert answer.status_code == 422
 
     def test_the_sandbox_page_pays_a_pasted_payload(self, db: Session, nokor_url: str, bank_url: str) -> None:
         bill = open_bills(db, 1)[0]
-        assert "KHQR payload" in httpx.get(bank_url + "/").text
-        paid = httpx.post(bank_url + "/pay-form", data={"qr": bill.qr_payload, "behaviour": "normal"})
+        assert "KHQR payload" in httpx.get(bank_url + "/", timeout=HANG).text
+        paid = httpx.post(bank_url + "/pay-form", data={"qr": bill.qr_payload, "behaviour": "normal"}, timeout=HANG)
         assert paid.status_code == 200 and "Paid" in paid.text
         wait_until(lambda: "applied" in outcomes(db, bill), "the callback")
         assert status(nokor_url, bill) == "paid"
 
     def test_a_status_check_pays_a_bill_whose_callback_never_came(self, db: Session, bank_process: str) -> None:
         bill = open_bills(db, 1)[0]  # Nokor is not listening: every callback of the bank fails
-        assert httpx.post(f"{bank_process}/v1/pay", json={"qr": bill.qr_payload}).status_code == 200
+        assert httpx.post(f"{bank_process}/v1/pay", json={"qr": bill.qr_payload}, timeout=HANG).status_code == 200
         client = BakongClient(bank_process)
         outcomes = payments.check_open_bills(db, SYSTEM, provider=client)
         client.close()
