@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import event
 from tests.conftest import make_officer, make_org_unit, make_role
 from tests.registries.factories import SME_SCHEMA, SYSTEM, business, make_registry
 
@@ -172,6 +173,76 @@ class TestSearch:
         total, first = registries.list_records_page(db, SYSTEM, name="sme", page=2, page_size=2, filters=[
             registries.SearchFilter(field="province", value="kampot")])
         assert total == len(kampot) and [r.data["registration_number"] for r in first] == kampot[2:4]
+
+    def test_starts_with_finds_exactly_the_values_beginning_with_the_text(self, db):
+        make_registry(db)
+        names = ["Angkor 50% Mill", "Angkor 5 Mill", "Angkor_Mill", "AngkorXMill", "Angkor\\Mill", "Angkos Mill",
+                 "angkor", "Angkoq", "ហាងលក់បាយ", "ហាងលក់ចាប់", "ហាង", "ហាញ", "Zebra \U0010ffff", "Zebrb"]
+        for n, name in enumerate(names, start=1):
+            registries.create_record(db, SYSTEM, name="sme", data=business(n, name=name))
+
+        def starting(prefix: str, *, as_filter: bool) -> list[str]:
+            if as_filter:
+                page = registries.search_records(db, SYSTEM, name="sme", sort="name", filters=[
+                    registries.SearchFilter(field="name", op="prefix", value=prefix)])
+            else:
+                page = registries.search_records(db, SYSTEM, name="sme", sort="name", text=prefix, text_field="name")
+            return [r.data["name"] for r in page.items]
+
+        for as_filter in (True, False):
+            assert starting("Angkor 5", as_filter=as_filter) == ["Angkor 5 Mill", "Angkor 50% Mill"]
+            assert starting("angkor 50%", as_filter=as_filter) == ["Angkor 50% Mill"]  # % is a character here
+            assert starting("angkor_", as_filter=as_filter) == ["Angkor_Mill"]  # and _ is not "any character"
+            assert starting("angkor\\", as_filter=as_filter) == ["Angkor\\Mill"]
+            assert starting("ANGKOR", as_filter=as_filter) == [
+                "angkor", "Angkor 5 Mill", "Angkor 50% Mill", "Angkor\\Mill", "Angkor_Mill", "AngkorXMill"]
+            assert starting("ហាងលក់", as_filter=as_filter) == ["ហាងលក់ចាប់", "ហាងលក់បាយ"]
+            assert starting("ហាង", as_filter=as_filter) == ["ហាង", "ហាងលក់ចាប់", "ហាងលក់បាយ"]
+            assert starting("zebra \U0010ffff", as_filter=as_filter) == ["Zebra \U0010ffff"]
+            assert starting("Angkor Rice", as_filter=as_filter) == []
+
+    def test_the_least_text_after_a_prefix_in_code_point_order(self):
+        from nokor.registries.repository import prefix_upper_bound
+
+        assert prefix_upper_bound("abc") == "abd"
+        assert prefix_upper_bound("ហាង") == "ហាច"  # U+1784, U+1785
+        assert prefix_upper_bound("a\U0010ffff\U0010ffff") == "b"
+        assert prefix_upper_bound("\U0010ffff") is None
+        assert prefix_upper_bound("x\ud7ff") == "x\ue000"  # over the surrogates, which UTF-8 cannot hold
+
+    @pytest.mark.parametrize("as_filter", [True, False])
+    def test_a_prefix_search_is_a_range_of_the_values_index_on_postgresql(self, db, as_filter):
+        if db.get_bind().dialect.name != "postgresql":
+            pytest.skip("the plan is PostgreSQL's")
+        make_registry(db)
+        for n in range(1, 4):
+            registries.create_record(db, SYSTEM, name="sme", data=business(n))
+        seen: list[tuple[str, object]] = []
+
+        def remember(conn, cursor, statement, parameters, context, executemany):
+            if "registries_field_value" in statement and "LIKE" in statement:
+                seen.append((statement, parameters))
+
+        engine = db.get_bind()
+        event.listen(engine, "before_cursor_execute", remember)
+        try:
+            if as_filter:
+                page = registries.search_records(db, SYSTEM, name="sme", filters=[
+                    registries.SearchFilter(field="name", op="prefix", value="Angkor Rice Mill 2")])
+            else:
+                page = registries.search_records(db, SYSTEM, name="sme", text="angkor rice mill 2")
+        finally:
+            event.remove(engine, "before_cursor_execute", remember)
+        assert [r.data["registration_number"] for r in page.items] == ["00000002"]
+        statement, parameters = seen[-1]
+        cursor = db.connection().connection.driver_connection.cursor()
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a few rows would be read whole otherwise
+        cursor.execute("EXPLAIN " + statement, parameters)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        # The index is entered at the prefix: the value is part of the index condition, not a filter
+        # applied to every value of the field.
+        conditions = [line for line in plan.splitlines() if "Index Cond" in line and "value_text" in line]
+        assert conditions and ">=" in conditions[0] and "<" in conditions[0].replace(">=", ""), plan
 
     def test_only_searchable_fields_can_be_filtered(self, db):
         make_registry(db)

@@ -131,7 +131,10 @@ class FieldValue(Base):
     record_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     field: Mapped[str] = mapped_column(String(64), primary_key=True)
     registry_id: Mapped[uuid.UUID] = mapped_column()
-    value_text: Mapped[str | None] = mapped_column(String(200))
+    # Byte order ("C") on PostgreSQL, as SQLite compares text: a prefix search is then a range of the
+    # index, and sorting and cursors follow the same order on both databases and whatever locale the
+    # PostgreSQL cluster was made with (under a language's collation LIKE 'abc%' cannot use a B-tree).
+    value_text: Mapped[str | None] = mapped_column(String(200).with_variant(String(200, collation="C"), "postgresql"))
     value_num: Mapped[float | None] = mapped_column(Float)
 
 

@@ -920,8 +920,7 @@ def _filtered(registry: Registry, version: SchemaVersion, filters: Sequence[Sear
             value = schema_rules.index_value(spec, schema_rules.coerce_cell(spec, str(raw)))[0] or ""
             column = FieldValue.value_text
         if item.op == "prefix" and not numeric:
-            escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            condition = column.like(escaped + "%", escape="\\")
+            condition = repository.starts_with(column, str(value))
         elif item.op == "gte":
             condition = column >= value
         elif item.op == "lte":
@@ -942,8 +941,7 @@ def _filtered(registry: Registry, version: SchemaVersion, filters: Sequence[Sear
         if text_field and text_field not in version.searchable_fields:
             raise ValidationFailed(errors=[field_error(["query", "filter"], _("This field cannot be searched."),
                                                        "not_searchable")])
-        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        matching = repository.select_field_prefix(registry.id, fields, escaped + "%")
+        matching = repository.select_field_prefix(registry.id, fields, text.lower())
         stmt = stmt.where(Record.id.in_(matching))
     return stmt, id_column
 
